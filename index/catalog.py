@@ -1,0 +1,82 @@
+"""Read-only views of a loaded index: its articles, chunks and figures."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from llama_index.core import Document
+from llama_index.core.schema import TextNode
+
+from index.articles import Article
+from index.chunking import document_to_article
+from index.errors import ArticleNotFoundError
+from index.storage import Snapshot, directory_size
+
+
+@dataclass(frozen=True)
+class IndexStats:
+    articles: int
+    chunks: int
+    sources: dict[str, int]
+    first_date: str | None
+    last_date: str | None
+    embed_model: str
+    dimension: int
+    size_bytes: int
+    updated_at: str
+
+
+class Catalog:
+    """Articles and chunks of one snapshot, split out of the mixed LlamaIndex docstore once."""
+
+    def __init__(self, snapshot: Snapshot) -> None:
+        self.snapshot = snapshot
+        self._documents: dict[str, Document] = {}
+        self._chunks: dict[str, TextNode] = {}
+        for node_id, node in snapshot.docstore.docs.items():
+            if isinstance(node, Document):
+                self._documents[node_id] = node
+            elif isinstance(node, TextNode):
+                self._chunks[node_id] = node
+
+    def articles(self) -> list[Article]:
+        """Articles newest first (undated last), then by title."""
+        items = [document_to_article(d) for d in self._documents.values()]
+        return sorted(items, key=lambda a: (a.published_at is None, _neg(a.published_at), a.title.lower()))
+
+    def article(self, article_id: str) -> Article:
+        doc = self._documents.get(article_id)
+        if doc is None:
+            raise ArticleNotFoundError(f"no article with id '{article_id}' in the index (see `newsrag list`)")
+        return document_to_article(doc)
+
+    def has_article(self, article_id: str) -> bool:
+        return article_id in self._documents
+
+    def chunks(self) -> list[TextNode]:
+        return list(self._chunks.values())
+
+    def chunk(self, node_id: str) -> TextNode:
+        return self._chunks[node_id]
+
+    def stats(self) -> IndexStats:
+        articles = self.articles()
+        dates = sorted(a.published_at[:10] for a in articles if a.published_at)
+        manifest = self.snapshot.manifest
+        return IndexStats(
+            articles=len(articles),
+            chunks=len(self._chunks),
+            sources=dict(Counter(a.source or "(unknown)" for a in articles).most_common()),
+            first_date=dates[0] if dates else None,
+            last_date=dates[-1] if dates else None,
+            embed_model=manifest.embed_model,
+            dimension=manifest.dimension,
+            size_bytes=directory_size(self.snapshot.path) if self.snapshot.path else 0,
+            updated_at=manifest.updated_at,
+        )
+
+
+def _neg(date: str | None) -> str:
+    """Sort key that orders ISO dates descending."""
+    return "".join(chr(0x10FFFF - ord(c)) for c in date) if date else ""

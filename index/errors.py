@@ -1,0 +1,21 @@
+"""Typed errors that say what to do next."""
+
+
+class NewsRagError(Exception):
+    """Base of the errors a user can act on; the CLI prints them as one line."""
+
+
+class IndexMismatchError(NewsRagError):
+    """The index on disk was built with other settings than the ones asked for."""
+
+
+class IndexNotFoundError(NewsRagError):
+    """No index where one was expected."""
+
+
+class IndexLockedError(NewsRagError):
+    """Another writer holds the index."""
+
+
+class ArticleNotFoundError(NewsRagError):
+    """An article id that the index does not hold."""

@@ -1,0 +1,168 @@
+"""Ingest: load inputs, skip what is unchanged or duplicated, chunk and embed the rest, swap in a new snapshot."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+
+from index.articles import Article, InputError
+from index.catalog import Catalog
+from index.chunking import article_to_document, make_splitter
+from index.embedder import SentenceTransformerEmbedding
+from index.errors import ArticleNotFoundError, IndexNotFoundError
+from index.loaders import iter_inputs
+from index.settings import Settings
+from index.storage import Manifest, Snapshot, empty_snapshot, load_snapshot, save_snapshot, writer_lock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class IngestReport:
+    """What an ingest did, article by article."""
+
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (input, id of the kept copy)
+    failed: list[InputError] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    chunks_written: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.new or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (
+            f"{len(self.new)} new, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
+            f"{len(self.duplicates)} duplicate, {len(self.failed)} failed; "
+            f"{self.chunks_written} chunks written in {self.seconds:.1f}s"
+        )
+
+
+def chunk_size_for(settings: Settings, embedder: SentenceTransformerEmbedding) -> int:
+    return settings.chunk_size or embedder.max_tokens
+
+
+def open_for_writing(settings: Settings, embedder: SentenceTransformerEmbedding, rebuild: bool) -> Snapshot:
+    """The live snapshot to update, or an empty one; the model is loaded only when a new index needs its size."""
+    if not rebuild:
+        try:
+            snapshot = load_snapshot(settings.index_dir)
+        except IndexNotFoundError:
+            pass
+        else:
+            snapshot.manifest.check(settings.embed_model, settings.chunk_size, settings.chunk_overlap)
+            return snapshot
+    return empty_snapshot(
+        Manifest(
+            embed_model=settings.embed_model,
+            dimension=embedder.dimension,
+            chunk_size=chunk_size_for(settings, embedder),
+            chunk_overlap=settings.chunk_overlap,
+        )
+    )
+
+
+def ingest(
+    settings: Settings,
+    paths: list[str],
+    embedder: SentenceTransformerEmbedding,
+    rebuild: bool = False,
+    show_progress: bool = False,
+    on_article: Callable[[int], None] | None = None,
+) -> IngestReport:
+    """Add or update the articles found in `paths`; every good input lands even when others fail."""
+    started = time.perf_counter()
+    report = IngestReport()
+    with writer_lock(settings.index_dir, settings.lock_timeout):
+        snapshot = open_for_writing(settings, embedder, rebuild)
+        catalog = Catalog(snapshot)
+        by_hash = {a.content_hash: a.id for a in catalog.articles()}
+        seen_ids: set[str] = set()
+        batch: list[Article] = []
+        for n, item in enumerate(iter_inputs(paths), 1):
+            if on_article:
+                on_article(n)
+            if isinstance(item, InputError):
+                log.warning("skipped %s", item)
+                report.failed.append(item)
+                continue
+            origin = item.metadata.get("origin", item.id)
+            twin = by_hash.get(item.content_hash)
+            if item.id in seen_ids or (twin is not None and twin != item.id):
+                report.duplicates.append((origin, twin or item.id))
+                continue
+            seen_ids.add(item.id)
+            by_hash[item.content_hash] = item.id
+            if catalog.has_article(item.id):
+                old = snapshot.docstore.get_document_hash(item.id)
+                if old == article_to_document(item).hash:
+                    report.unchanged.append(item.id)
+                    continue
+                report.updated.append(item.id)
+            else:
+                report.new.append(item.id)
+            batch.append(item)
+        if batch:
+            report.chunks_written = _index_articles(snapshot, batch, embedder, show_progress)
+        if report.changed or rebuild:
+            save_snapshot(settings.index_dir, snapshot)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _index_articles(
+    snapshot: Snapshot, articles: list[Article], embedder: SentenceTransformerEmbedding, show_progress: bool
+) -> int:
+    """Chunk, embed and upsert through LlamaIndex's pipeline; an updated article's old chunks are deleted."""
+    manifest = snapshot.manifest
+    splitter = make_splitter(manifest.chunk_size, manifest.chunk_overlap, embedder.count_tokens)
+    splitter.id_func = lambda i, doc: f"{doc.id_}#{i}"
+    pipeline = IngestionPipeline(
+        transformations=[splitter, embedder],
+        docstore=snapshot.docstore,
+        vector_store=snapshot.vectors,
+        docstore_strategy=DocstoreStrategy.UPSERTS,
+        disable_cache=True,
+    )
+    chunks = pipeline.run(documents=[article_to_document(a) for a in articles], show_progress=show_progress)
+    for chunk in chunks:
+        chunk.embedding = None  # vectors live in FAISS only
+    snapshot.docstore.add_documents(chunks, allow_update=True)
+    return len(chunks)
+
+
+def remove(settings: Settings, article_ids: list[str]) -> IngestReport:
+    """Delete articles by id; unknown ids are reported as failed, known ones still go."""
+    started = time.perf_counter()
+    report = IngestReport()
+    with writer_lock(settings.index_dir, settings.lock_timeout):
+        snapshot = load_snapshot(settings.index_dir)
+        catalog = Catalog(snapshot)
+        for article_id in article_ids:
+            if not catalog.has_article(article_id):
+                report.failed.append(InputError(article_id, str(ArticleNotFoundError(f"no article with id '{article_id}'"))))
+                continue
+            snapshot.docstore.delete_ref_doc(article_id, raise_error=False)
+            snapshot.docstore.delete_document(article_id, raise_error=False)
+            snapshot.docstore._kvstore.delete(article_id, collection=snapshot.docstore._metadata_collection)
+            snapshot.vectors.delete(article_id)
+            report.removed.append(article_id)
+        if report.removed:
+            save_snapshot(settings.index_dir, snapshot)
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def default_paths() -> list[str]:
+    from index.settings import SAMPLE_CORPUS
+
+    return [str(Path(SAMPLE_CORPUS))]

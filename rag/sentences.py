@@ -1,0 +1,116 @@
+"""Sentence segmentation of article text into spans with exact character offsets."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from nltk.tokenize.punkt import PunktSentenceTokenizer
+
+# News abbreviations for Punkt (lower case, no final dot); words that also end sentences ('ill', 'no') are left out.
+EXTRA_ABBREVIATIONS = frozenset(
+    {
+        "gov", "sgt", "capt", "cpl", "pvt", "adm", "cmdr", "lt", "maj", "supt", "insp", "det", "rev",
+        "hon", "atty", "ave", "blvd", "rd", "mt", "ft", "approx", "dept", "univ", "e.g", "i.e", "u.k",
+        "u.n", "u.s.a", "a.m", "p.m", "jan", "feb", "apr", "jun", "jul", "aug", "sept", "oct", "nov",
+        "dec", "ariz", "ark", "calif", "colo", "conn", "fla", "kan", "mich", "minn", "mont", "neb",
+        "nev", "okla", "tenn", "tex", "wis", "wyo",
+    }
+)  # fmt: skip
+# Stock Punkt abbreviations that far more often are words ending a sentence ('fell ill.').
+AMBIGUOUS_ABBREVIATIONS = frozenset({"ill", "ok", "ore", "wash", "wed"})
+
+# Daily Mail header: 'By . Name . PUBLISHED: . 09:58 EST, 19 March 2013 . | . UPDATED: . 10:01 EST, 19 March 2013 .'
+_DM_HEADER = re.compile(
+    r"""\A\s*
+    (?:By\s+\.\s+(?:[^.|]{1,80}?\s+\.\s+){1,4}?)?          # byline fragments separated by ' . '
+    (?:PUBLISHED:\s+\.\s+.{0,60}?\d{4}\s+\.\s+\|\s+\.\s+    # publication time
+       UPDATED:\s+\.\s+.{0,60}?\d{4}\s+\.\s*)?              # update time
+    (?:Last\s+updated\s+at\s+.{0,60}?\d{4}\s*\.?\s*)?
+    """,
+    re.VERBOSE,
+)
+# Dateline prefix of CNN copy, e.g. 'New Delhi, India (CNN)' or '(CNN) -- '.
+_CNN_DATELINE = re.compile(r"\A\s*(?:[A-Z][^()\n]{0,60}\s)?\(CNN\)\s*(?:--\s*)?")
+# Boilerplate that sits between sentences without punctuation of its own.
+_BOILERPLATE = re.compile(r"Scroll down for (?:video|more)\s*", re.IGNORECASE)
+_PARAGRAPH = re.compile(r"\n")
+
+
+@dataclass(frozen=True)
+class SentenceSpan:
+    """A sentence with its offsets, so summaries and citations point back into the article."""
+
+    text: str
+    start: int
+    end: int
+
+
+@lru_cache(maxsize=1)
+def _tokenizer() -> PunktSentenceTokenizer:
+    """Trained English Punkt from LlamaIndex's bundled nltk data, so segmentation works offline."""
+    import llama_index.core
+    import nltk
+    from nltk.tokenize.punkt import PunktTokenizer
+
+    bundled = os.path.join(os.path.dirname(llama_index.core.__file__), "_static", "nltk_cache")
+    if os.path.isdir(bundled) and bundled not in nltk.data.path:
+        nltk.data.path.append(bundled)
+    tokenizer = PunktTokenizer("english")
+    tokenizer._params.abbrev_types.update(EXTRA_ABBREVIATIONS)
+    tokenizer._params.abbrev_types.difference_update(AMBIGUOUS_ABBREVIATIONS)
+    return tokenizer
+
+
+def _body_start(text: str) -> int:
+    """Offset where the article body begins, past bylines, timestamps and wire datelines."""
+    start = _DM_HEADER.match(text).end()  # type: ignore[union-attr]  # the pattern can match empty
+    dateline = _CNN_DATELINE.match(text, start)
+    return dateline.end() if dateline else start
+
+
+def _blocks(text: str, start: int) -> list[tuple[int, int]]:
+    """Paragraph pieces between newlines and boilerplate markers; sentences never cross them."""
+    cuts: list[tuple[int, int]] = []
+    for match in _PARAGRAPH.finditer(text, start):
+        cuts.append((match.start(), match.end()))
+    for match in _BOILERPLATE.finditer(text, start):
+        cuts.append((match.start(), match.end()))
+    cuts.sort()
+    blocks: list[tuple[int, int]] = []
+    pos = start
+    for cut_start, cut_end in cuts:
+        if cut_start >= pos:
+            blocks.append((pos, cut_start))
+        pos = max(pos, cut_end)
+    blocks.append((pos, len(text)))
+    return blocks
+
+
+def _trimmed(text: str, start: int, end: int) -> SentenceSpan | None:
+    """The span without surrounding whitespace, or None when it holds no word."""
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    piece = text[start:end]
+    if not any(ch.isalnum() for ch in piece):
+        return None
+    return SentenceSpan(piece, start, end)
+
+
+def split_sentences(text: str) -> list[SentenceSpan]:
+    """Sentences of an article in order, each exactly ``text[start:end]``, without header boilerplate."""
+    tokenizer = _tokenizer()
+    spans: list[SentenceSpan] = []
+    for block_start, block_end in _blocks(text, _body_start(text)):
+        block = text[block_start:block_end]
+        for rel_start, rel_end in tokenizer.span_tokenize(block):
+            span = _trimmed(text, block_start + rel_start, block_start + rel_end)
+            if span is not None:
+                spans.append(span)
+    return spans

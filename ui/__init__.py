@@ -1,0 +1,1 @@
+"""Presentation: the command line and the Gradio chat, over rag/ and index/."""

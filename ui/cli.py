@@ -1,0 +1,154 @@
+"""The `newsrag` command: thin click wrappers over index/, rag/ and eval/."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from index.errors import NewsRagError
+from index.settings import SAMPLE_CORPUS, Settings
+
+
+def _quiet_libraries() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        import transformers
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+class Context:
+    """Settings and the lazily loaded embedder, shared by the commands of one invocation."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._embedder: Any = None
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from index.embedder import SentenceTransformerEmbedding
+
+            _quiet_libraries()
+            self._embedder = SentenceTransformerEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
+        return self._embedder
+
+
+class FriendlyGroup(click.Group):
+    """Our own errors print as one line and exit 1, without a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NewsRagError as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=FriendlyGroup)
+@click.option("--index-dir", type=click.Path(path_type=Path), help="Index directory (env NEWSRAG_INDEX_DIR).")
+@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file ([newsrag] table).")
+@click.option("--embed-model", help="sentence-transformers model name or path (env NEWSRAG_EMBED_MODEL).")
+@click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
+@click.pass_context
+def cli(ctx: click.Context, index_dir: Path | None, config: Path | None, embed_model: str | None, verbose: bool) -> None:
+    """NewsRAG: ask questions about news articles and get answers cited to their passages."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = Context(Settings.load(config=config, index_dir=index_dir, embed_model=embed_model))
+
+
+@cli.command()
+@click.argument("paths", nargs=-1)
+@click.option("--rebuild", is_flag=True, help="Build a new index from these inputs only, replacing the old one when done.")
+@click.option("--chunk-size", type=int, help="Chunk size in word pieces (default: what the embedder reads).")
+@click.option("--chunk-overlap", type=int, help="Overlap between chunks in word pieces.")
+@click.pass_obj
+def ingest(obj: Context, paths: tuple[str, ...], rebuild: bool, chunk_size: int | None, chunk_overlap: int | None) -> None:
+    """Add files, folders (recursive) and RSS/Atom feeds (file or URL) to the index; default: the sample corpus."""
+    from index.ingest import ingest as run_ingest
+
+    obj.settings = obj.settings.replace(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
+    inputs = list(paths) or [str(SAMPLE_CORPUS)]
+    report = run_ingest(obj.settings, inputs, obj.embedder, rebuild=rebuild, show_progress=sys.stderr.isatty())
+    for dup_input, kept in report.duplicates:
+        click.echo(f"duplicate: {dup_input} (same text as {kept})", err=True)
+    for failure in report.failed:
+        click.echo(f"failed: {failure}", err=True)
+    if not report.changed and not rebuild:
+        click.echo("index unchanged")
+    click.echo(report.summary())
+    if report.failed:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("ids", nargs=-1, required=True)
+@click.pass_obj
+def remove(obj: Context, ids: tuple[str, ...]) -> None:
+    """Delete articles by id."""
+    from index.ingest import remove as run_remove
+
+    report = run_remove(obj.settings, list(ids))
+    for failure in report.failed:
+        click.echo(f"failed: {failure}", err=True)
+    click.echo(f"{len(report.removed)} removed in {report.seconds:.1f}s")
+    if report.failed:
+        sys.exit(1)
+
+
+def _catalog(settings: Settings) -> Any:
+    from index.catalog import Catalog
+    from index.storage import load_snapshot
+
+    return Catalog(load_snapshot(settings.index_dir))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def stats(obj: Context, as_json: bool) -> None:
+    """Articles, chunks, sources, date range, embedder and size on disk."""
+    figures = _catalog(obj.settings).stats()
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(figures), indent=2))
+        return
+    click.echo(f"articles:  {figures.articles}")
+    click.echo(f"chunks:    {figures.chunks}")
+    click.echo("sources:   " + ", ".join(f"{k} ({v})" for k, v in figures.sources.items()))
+    click.echo(f"dates:     {figures.first_date or '-'} .. {figures.last_date or '-'}")
+    click.echo(f"embedder:  {figures.embed_model} ({figures.dimension}-d)")
+    click.echo(f"on disk:   {figures.size_bytes / 1e6:.1f} MB in {obj.settings.index_dir}")
+    click.echo(f"updated:   {figures.updated_at}")
+
+
+@cli.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def list_articles(obj: Context, as_json: bool) -> None:
+    """Articles with id, date, source and title, newest first."""
+    articles = _catalog(obj.settings).articles()
+    if as_json:
+        rows = [{k: v for k, v in dataclasses.asdict(a).items() if k not in {"text", "metadata"}} for a in articles]
+        click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
+        return
+    for a in articles:
+        click.echo(f"{a.id}\t{(a.published_at or '')[:10] or '-':10}\t{a.source or '-'}\t{a.title}")
+
+
+def main() -> None:
+    cli(prog_name="newsrag")
+
+
+if __name__ == "__main__":
+    main()
