@@ -76,7 +76,9 @@ def parse_date(value: Any) -> str | None:
     if value is None or value == "":
         return None
     if isinstance(value, tuple | list) and len(value) >= 6:  # feedparser's struct_time
-        return f"{value[0]:04d}-{value[1]:02d}-{value[2]:02d}T{value[3]:02d}:{value[4]:02d}:{value[5]:02d}+00:00"
+        return (
+            f"{value[0]:04d}-{value[1]:02d}-{value[2]:02d}T{value[3]:02d}:{value[4]:02d}:{value[5]:02d}+00:00"
+        )
     text = str(value).strip()
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
         return text

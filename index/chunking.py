@@ -48,7 +48,9 @@ def document_to_article(doc: Document) -> Article:
     )
 
 
-def make_splitter(chunk_size: int, chunk_overlap: int, tokenize: Callable[[str], list[str]]) -> SentenceSplitter:
+def make_splitter(
+    chunk_size: int, chunk_overlap: int, tokenize: Callable[[str], list[str]]
+) -> SentenceSplitter:
     """Sentence-aware splitting measured by the embedder's tokenizer, so nothing is silently truncated."""
     return SentenceSplitter(
         chunk_size=chunk_size,

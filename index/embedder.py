@@ -79,7 +79,11 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         if not texts:
             return np.zeros((0, self.dimension), dtype="float32")
         vectors = self.model.encode(
-            texts, batch_size=self._batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            texts,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
         )
         return np.asarray(vectors, dtype="float32")
 

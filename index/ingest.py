@@ -149,7 +149,9 @@ def remove(settings: Settings, article_ids: list[str]) -> IngestReport:
         catalog = Catalog(snapshot)
         for article_id in article_ids:
             if not catalog.has_article(article_id):
-                report.failed.append(InputError(article_id, str(ArticleNotFoundError(f"no article with id '{article_id}'"))))
+                report.failed.append(
+                    InputError(article_id, str(ArticleNotFoundError(f"no article with id '{article_id}'")))
+                )
                 continue
             snapshot.docstore.delete_ref_doc(article_id, raise_error=False)
             snapshot.docstore.delete_document(article_id, raise_error=False)

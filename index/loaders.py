@@ -21,9 +21,27 @@ SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIX
 
 # "The post <TITLE> appeared first on <PUBLISHER>." as WordPress-style feeds append it.
 TRAILER = re.compile(r"^\s*The post (?P<title>.+?) appeared first on (?P<publisher>.+?)\.?\s*$", re.MULTILINE)
-CREDIT = re.compile(r"^[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){0,3}(?:,? and [A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){0,3})? contributed (?:reporting|research)\b.*$")
-BIO = re.compile(r"^(?P<name>[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){1,3}) (?:covers|writes|reports|is (?:a|an|the)) .{0,200}\bfor (?:The |the )?[A-Z][\w ]+\.$")
-KNOWN_KEYS = {"id", "title", "text", "body", "content", "url", "link", "source", "publisher", "published_at", "date", "author", "authors"}
+CREDIT = re.compile(
+    r"^[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){0,3}(?:,? and [A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){0,3})? contributed (?:reporting|research)\b.*$"
+)
+BIO = re.compile(
+    r"^(?P<name>[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){1,3}) (?:covers|writes|reports|is (?:a|an|the)) .{0,200}\bfor (?:The |the )?[A-Z][\w ]+\.$"
+)
+KNOWN_KEYS = {
+    "id",
+    "title",
+    "text",
+    "body",
+    "content",
+    "url",
+    "link",
+    "source",
+    "publisher",
+    "published_at",
+    "date",
+    "author",
+    "authors",
+}
 
 
 def iter_inputs(paths: list[str]) -> Iterator[Article | InputError]:
@@ -49,7 +67,9 @@ def iter_inputs(paths: list[str]) -> Iterator[Article | InputError]:
 def load_file(path: Path) -> Iterator[Article | InputError]:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        yield InputError(str(path), f"unsupported file type '{suffix}' (accepted: {', '.join(sorted(SUPPORTED_SUFFIXES))})")
+        yield InputError(
+            str(path), f"unsupported file type '{suffix}' (accepted: {', '.join(sorted(SUPPORTED_SUFFIXES))})"
+        )
         return
     try:
         data = path.read_bytes()
@@ -102,7 +122,7 @@ def parse_text(text: str, origin: str, markdown: bool = False) -> Article | Inpu
     title = meta.get("title")
     if markdown and (heading := re.match(r"\s*#\s+(.+)\n", body)):
         title = title or heading.group(1).strip()
-        body = body[heading.end():].strip()
+        body = body[heading.end() :].strip()
     if not body:
         return InputError(origin, "no article text")
     if not title:

@@ -45,11 +45,15 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def load(cls, config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def load(
+        cls, config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any
+    ) -> Settings:
         """Defaults < config file (NEWSRAG_CONFIG or ./newsrag.toml) < environment < overrides."""
         env = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
-        config = config or (Path(env["NEWSRAG_CONFIG"]) if env.get("NEWSRAG_CONFIG") else Path("newsrag.toml"))
+        config = config or (
+            Path(env["NEWSRAG_CONFIG"]) if env.get("NEWSRAG_CONFIG") else Path("newsrag.toml")
+        )
         if config.is_file():
             with config.open("rb") as handle:
                 values.update(tomllib.load(handle).get("newsrag", {}))

@@ -127,7 +127,7 @@ def _prune(index_dir: Path, live: Path, keep: int) -> None:
     for debris in index_dir.glob(f".{CURRENT}.*"):
         debris.unlink(missing_ok=True)
     versions = sorted((p for p in index_dir.glob("v-*") if p != live), reverse=True)
-    for old in versions[max(keep - 1, 0):]:
+    for old in versions[max(keep - 1, 0) :]:
         shutil.rmtree(old, ignore_errors=True)
 
 

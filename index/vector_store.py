@@ -15,7 +15,11 @@ from typing import Any
 import faiss
 import numpy as np
 from llama_index.core.schema import BaseNode
-from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery, VectorStoreQueryResult
+from llama_index.core.vector_stores.types import (
+    BasePydanticVectorStore,
+    VectorStoreQuery,
+    VectorStoreQueryResult,
+)
 from pydantic import PrivateAttr
 
 VECTORS_FILE = "vectors.faiss"
@@ -85,14 +89,27 @@ class FaissArticleStore(BasePydanticVectorStore):
         vector = np.asarray([query.query_embedding], dtype="float32")
         params = None
         if query.node_ids is not None:
-            allowed = np.asarray([self._node_to_faiss[n] for n in query.node_ids if n in self._node_to_faiss], dtype=np.int64)
+            allowed = np.asarray(
+                [self._node_to_faiss[n] for n in query.node_ids if n in self._node_to_faiss], dtype=np.int64
+            )
             if len(allowed) == 0:
                 return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
             params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
         k = min(query.similarity_top_k, len(self))
         scores, ids = self._index.search(vector, k, params=params)
-        hits = [(float(s), self._faiss_to_node[int(i)]) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0]
+        hits = [
+            (float(s), self._faiss_to_node[int(i)]) for s, i in zip(scores[0], ids[0], strict=True) if i >= 0
+        ]
         return VectorStoreQueryResult(similarities=[s for s, _ in hits], ids=[n for _, n in hits])
+
+    def similarities(self, query_embedding: list[float], node_ids: list[str]) -> dict[str, float]:
+        """Cosine of the query with given chunks, whether or not they made the top-k."""
+        known = [n for n in node_ids if n in self._node_to_faiss]
+        if not known:
+            return {}
+        vectors = np.vstack([self._index.reconstruct(self._node_to_faiss[n]) for n in known])
+        scores = vectors @ np.asarray(query_embedding, dtype="float32")
+        return dict(zip(known, scores.tolist(), strict=True))
 
     def persist(self, persist_path: str, fs: Any = None) -> None:
         """Write the FAISS binary index and a JSON id map: nothing that executes code when loaded."""

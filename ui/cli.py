@@ -42,7 +42,9 @@ class Context:
             from index.embedder import SentenceTransformerEmbedding
 
             _quiet_libraries()
-            self._embedder = SentenceTransformerEmbedding(self.settings.embed_model, self.settings.embed_batch_size)
+            self._embedder = SentenceTransformerEmbedding(
+                self.settings.embed_model, self.settings.embed_batch_size
+            )
         return self._embedder
 
 
@@ -58,29 +60,43 @@ class FriendlyGroup(click.Group):
 
 @click.group(cls=FriendlyGroup)
 @click.option("--index-dir", type=click.Path(path_type=Path), help="Index directory (env NEWSRAG_INDEX_DIR).")
-@click.option("--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file ([newsrag] table).")
+@click.option(
+    "--config", type=click.Path(path_type=Path, dir_okay=False), help="TOML settings file ([newsrag] table)."
+)
 @click.option("--embed-model", help="sentence-transformers model name or path (env NEWSRAG_EMBED_MODEL).")
 @click.option("-v", "--verbose", is_flag=True, help="Log what happens.")
 @click.pass_context
-def cli(ctx: click.Context, index_dir: Path | None, config: Path | None, embed_model: str | None, verbose: bool) -> None:
+def cli(
+    ctx: click.Context, index_dir: Path | None, config: Path | None, embed_model: str | None, verbose: bool
+) -> None:
     """NewsRAG: ask questions about news articles and get answers cited to their passages."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     ctx.obj = Context(Settings.load(config=config, index_dir=index_dir, embed_model=embed_model))
 
 
 @cli.command()
 @click.argument("paths", nargs=-1)
-@click.option("--rebuild", is_flag=True, help="Build a new index from these inputs only, replacing the old one when done.")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Build a new index from these inputs only, replacing the old one when done.",
+)
 @click.option("--chunk-size", type=int, help="Chunk size in word pieces (default: what the embedder reads).")
 @click.option("--chunk-overlap", type=int, help="Overlap between chunks in word pieces.")
 @click.pass_obj
-def ingest(obj: Context, paths: tuple[str, ...], rebuild: bool, chunk_size: int | None, chunk_overlap: int | None) -> None:
+def ingest(
+    obj: Context, paths: tuple[str, ...], rebuild: bool, chunk_size: int | None, chunk_overlap: int | None
+) -> None:
     """Add files, folders (recursive) and RSS/Atom feeds (file or URL) to the index; default: the sample corpus."""
     from index.ingest import ingest as run_ingest
 
     obj.settings = obj.settings.replace(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     inputs = list(paths) or [str(SAMPLE_CORPUS)]
-    report = run_ingest(obj.settings, inputs, obj.embedder, rebuild=rebuild, show_progress=sys.stderr.isatty())
+    report = run_ingest(
+        obj.settings, inputs, obj.embedder, rebuild=rebuild, show_progress=sys.stderr.isatty()
+    )
     for dup_input, kept in report.duplicates:
         click.echo(f"duplicate: {dup_input} (same text as {kept})", err=True)
     for failure in report.failed:
@@ -139,7 +155,10 @@ def list_articles(obj: Context, as_json: bool) -> None:
     """Articles with id, date, source and title, newest first."""
     articles = _catalog(obj.settings).articles()
     if as_json:
-        rows = [{k: v for k, v in dataclasses.asdict(a).items() if k not in {"text", "metadata"}} for a in articles]
+        rows = [
+            {k: v for k, v in dataclasses.asdict(a).items() if k not in {"text", "metadata"}}
+            for a in articles
+        ]
         click.echo(json.dumps(rows, indent=1, ensure_ascii=False))
         return
     for a in articles:
