@@ -25,6 +25,8 @@ from index.vector_store import FaissArticleStore
 from rag.filters import Filters
 
 log = logging.getLogger(__name__)
+# bm25s sets its own logger to DEBUG on import, which floods any application that logs; undo that.
+logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 class DenseRetriever(BaseRetriever):

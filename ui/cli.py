@@ -165,6 +165,93 @@ def list_articles(obj: Context, as_json: bool) -> None:
         click.echo(f"{a.id}\t{(a.published_at or '')[:10] or '-':10}\t{a.source or '-'}\t{a.title}")
 
 
+def _engine(obj: Context) -> Any:
+    from rag.engine import NewsRAG
+
+    return NewsRAG(obj.settings, obj.embedder)
+
+
+def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None) -> Any:
+    from rag.filters import Filters
+
+    return Filters(sources=tuple(source), date_from=date_from, date_to=date_to)
+
+
+def _print_citations(citations: list[Any]) -> None:
+    for c in citations:
+        meta = ", ".join(x for x in (c.source, (c.published_at or "")[:10]) if x)
+        click.echo(f"[{c.n}] {c.title} ({meta or 'no date'})  id={c.article_id}  chars {c.start}-{c.end}")
+        if c.url:
+            click.echo(f"    {c.url}")
+
+
+filter_options = [
+    click.option("--source", multiple=True, help="Only articles from this publisher (repeatable)."),
+    click.option("--from", "date_from", help="Only articles published on or after this ISO date."),
+    click.option("--to", "date_to", help="Only articles published on or before this ISO date."),
+]
+
+
+def with_filters(fn: Any) -> Any:
+    for option in reversed(filter_options):
+        fn = option(fn)
+    return fn
+
+
+@cli.command()
+@click.argument("question")
+@click.option(
+    "--history", multiple=True, help="An earlier user question of the conversation (repeat, oldest first)."
+)
+@click.option("--top-k", type=int, help="Passages to draw the answer from.")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@with_filters
+@click.pass_obj
+def ask(
+    obj: Context, question: str, history: tuple[str, ...], top_k: int | None, as_json: bool, **filters: Any
+) -> None:
+    """Answer a question from the indexed articles, every sentence cited."""
+    answer = _engine(obj).ask(question, list(history), _filters(**filters), top_k)
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(answer.text)
+    if answer.citations:
+        click.echo()
+        _print_citations(answer.citations)
+
+
+@cli.command()
+@click.argument("article_id", required=False)
+@click.option("--topic", help="Summarise what the articles say about a topic instead of one article.")
+@click.option("--sentences", type=int, help="Sentences in a single-article summary.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@with_filters
+@click.pass_obj
+def summarize(
+    obj: Context,
+    article_id: str | None,
+    topic: str | None,
+    sentences: int | None,
+    as_json: bool,
+    **filters: Any,
+) -> None:
+    """Summarise one article (by id) or a topic across articles, with citations."""
+    if bool(article_id) == bool(topic):
+        raise click.UsageError("give either an ARTICLE_ID or --topic")
+    engine = _engine(obj)
+    if topic:
+        summary = engine.summarize_topic(topic, _filters(**filters))
+    else:
+        summary = engine.summarize_article(article_id, sentences)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
+        return
+    click.echo(summary.text)
+    click.echo()
+    _print_citations(summary.citations)
+
+
 def main() -> None:
     cli(prog_name="newsrag")
 

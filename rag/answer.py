@@ -1,0 +1,303 @@
+"""The default answerer: picks the sentences of the retrieved passages that answer the question.
+
+It sits where LlamaIndex expects a response synthesizer, so an LLM synthesizer drops into the
+same place. It never writes a word of its own: every answer sentence is a quote of an article
+sentence with its exact offsets, so it cannot misquote or invent.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from llama_index.core.base.response.schema import Response
+from llama_index.core.llms.mock import MockLLM
+from llama_index.core.response_synthesizers.base import BaseSynthesizer
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from index.articles import Article
+from index.embedder import SentenceTransformerEmbedding
+from rag.followup import key_terms
+from rag.lexical import TermWeights
+from rag.sentences import SentenceSpan, split_sentences
+from rag.types import Answer, AnswerSentence, Citation, Source
+
+log = logging.getLogger(__name__)
+
+NUMBER_QUESTION = re.compile(
+    r"\b(how (many|much|old|long|far|tall|big|heavy|often)|what (percentage|age|number|year|amount))\b", re.I
+)
+NAME_QUESTION = re.compile(r"^\s*(who|whom|whose|which|what (is|was) the name)\b", re.I)
+TIME_QUESTION = re.compile(r"^\s*(when|what (day|date|time|year|month))\b", re.I)
+TIME_WORDS = re.compile(
+    r"\b(\d{4}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
+    r"july|august|september|october|november|december|yesterday|today|last (week|month|year)|ago)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """How sentence scores are mixed; calibrated on data/eval/qa.jsonl (see eval/)."""
+
+    similarity: float = 0.45
+    coverage: float = 0.40
+    rank: float = 0.10
+    answer_type: float = 0.10
+    redundancy: float = 0.80  # cosine above which a second sentence repeats the first
+    keep_ratio: float = 0.85  # a further sentence must score this share of the best
+    refuse_below: float = 0.40  # best score under which the articles are taken not to say
+    embed_at_most: int = 24  # sentences embedded per question, the lexically most promising
+
+
+@dataclass
+class Candidate:
+    article: Article
+    span: SentenceSpan
+    chunk: NodeWithScore
+    rank: int
+    score: float = 0.0
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1 when the sentence holds the kind of thing the question asks for (a number, a name, a time)."""
+    if NUMBER_QUESTION.search(question):
+        return float(
+            bool(
+                re.search(
+                    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen)\b",
+                    sentence,
+                    re.I,
+                )
+            )
+        )
+    if TIME_QUESTION.search(question):
+        return float(bool(TIME_WORDS.search(sentence)))
+    if NAME_QUESTION.search(question):
+        return float(bool(re.search(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+", sentence)))
+    return 0.0
+
+
+class SentenceSplitCache:
+    """Sentences of an article, split once: answers and summaries re-read the same articles."""
+
+    def __init__(self, maxsize: int = 2048) -> None:
+        self._cache: dict[str, list[SentenceSpan]] = {}
+        self.maxsize = maxsize
+
+    def get(self, article: Article) -> list[SentenceSpan]:
+        key = article.id + ":" + article.content_hash[:12]
+        if key not in self._cache:
+            if len(self._cache) >= self.maxsize:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = split_sentences(article.text)
+        return self._cache[key]
+
+
+class SentenceVectors:
+    """Embeddings of article sentences, kept between questions (bounded), since answers revisit articles."""
+
+    def __init__(self, embedder: SentenceTransformerEmbedding, maxsize: int = 20000) -> None:
+        self.embedder, self.maxsize = embedder, maxsize
+        self._cache: dict[tuple[str, int, int], np.ndarray] = {}
+
+    def get(self, keyed: list[tuple[tuple[str, int, int], str]]) -> np.ndarray:
+        missing = [(k, t) for k, t in keyed if k not in self._cache]
+        if missing:
+            if len(self._cache) + len(missing) > self.maxsize:
+                self._cache.clear()
+            for (k, _), v in zip(missing, self.embedder.encode([t for _, t in missing]), strict=True):
+                self._cache[k] = v
+        return np.vstack([self._cache[k] for k, _ in keyed]) if keyed else np.zeros((0, 1), dtype="float32")
+
+
+class ExtractiveSynthesizer(BaseSynthesizer):
+    """Scores every sentence of the retrieved passages and quotes the best, each with its [n]."""
+
+    def __init__(
+        self,
+        embedder: SentenceTransformerEmbedding,
+        terms: TermWeights,
+        article: Callable[[str], Article],
+        sentences: SentenceSplitCache | None = None,
+        max_sentences: int = 3,
+        weights: Weights | None = None,
+    ) -> None:
+        # The base class insists on an LLM; this synthesizer never calls one. MockLLM is what
+        # LlamaIndex itself resolves `Settings.llm = None` to.
+        super().__init__(llm=MockLLM())
+        self.embedder, self.terms, self.article = embedder, terms, article
+        self.sentences = sentences or SentenceSplitCache()
+        self.vectors = SentenceVectors(embedder)
+        self.max_sentences = max_sentences
+        self.weights = weights or Weights()
+
+    def _get_prompts(self) -> dict[str, Any]:
+        return {}
+
+    def _update_prompts(self, prompts: dict[str, Any]) -> None:
+        pass
+
+    # LlamaIndex's text-only entry points: answer from bare strings (no offsets to cite).
+    def get_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
+        spans = [s.text for chunk in text_chunks for s in split_sentences(chunk)]
+        if not spans:
+            return ""
+        scores = self.embedder.encode(spans) @ np.asarray(self.embedder.get_query_embedding(query_str))
+        return spans[int(np.argmax(scores))]
+
+    async def aget_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
+        return self.get_response(query_str, text_chunks, **kwargs)
+
+    def synthesize(
+        self, query: Any, nodes: list[NodeWithScore], additional_source_nodes: Any = None, **kwargs: Any
+    ) -> Response:
+        """Answer from nodes, keeping offsets; the typed Answer rides in response.metadata['answer']."""
+        bundle = query if isinstance(query, QueryBundle) else QueryBundle(str(query))
+        question = kwargs.get("question") or bundle.query_str
+        answer = self.answer(question, bundle.query_str, nodes, kwargs.get("context_terms"), bundle.embedding)
+        return Response(response=answer.text, source_nodes=list(nodes), metadata={"answer": answer})
+
+    def candidates(self, nodes: Sequence[NodeWithScore]) -> list[Candidate]:
+        """Whole sentences inside each retrieved chunk, with article offsets; each sentence once."""
+        found: list[Candidate] = []
+        seen: set[tuple[str, int]] = set()
+        for rank, hit in enumerate(nodes):
+            article = self.article(hit.node.ref_doc_id or "")
+            lo = hit.node.start_char_idx or 0  # type: ignore[attr-defined]
+            hi = hit.node.end_char_idx or len(article.text)  # type: ignore[attr-defined]
+            for span in self.sentences.get(article):
+                if span.start >= lo and span.end <= hi and (article.id, span.start) not in seen:
+                    seen.add((article.id, span.start))
+                    found.append(Candidate(article, span, hit, rank))
+        return found
+
+    def score(
+        self,
+        question: str,
+        candidates: list[Candidate],
+        query_vector: np.ndarray,
+        context_terms: list[str] | None = None,
+    ) -> tuple[list[Candidate], np.ndarray]:
+        """Coverage of the question's key terms, retrieval rank and answer type first; similarity to the
+        (condensed) question for the lexically most promising sentences, which alone are embedded."""
+        w = self.weights
+        own = self.terms.stems(question)
+        carried = [s for s in self.terms.stems(" ".join(context_terms or [])) if s not in own]
+        for c in candidates:
+            coverage = self.terms.coverage(own, c.span.text)
+            if carried:
+                coverage = 0.8 * coverage + 0.2 * self.terms.coverage(
+                    carried, c.span.text + " " + c.article.title
+                )
+            c.score = (
+                w.coverage * coverage
+                + w.rank / (1 + c.rank)
+                + w.answer_type * answer_type_match(question, c.span.text)
+            )
+        shortlist = sorted(candidates, key=lambda c: -c.score)[: w.embed_at_most]
+        vectors = self.vectors.get(
+            [((c.article.id, c.span.start, c.span.end), c.span.text) for c in shortlist]
+        )
+        for c, sim in zip(shortlist, vectors @ query_vector, strict=True):
+            c.score += w.similarity * float(sim)
+        return shortlist, vectors
+
+    def select(self, candidates: list[Candidate], vectors: np.ndarray) -> list[int]:
+        """Best sentence first, then others close to it in score that do not repeat what is chosen."""
+        order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+        chosen: list[int] = []
+        for i in order:
+            if len(chosen) == self.max_sentences:
+                break
+            if chosen and candidates[i].score < self.weights.keep_ratio * candidates[chosen[0]].score:
+                break
+            if any(float(vectors[i] @ vectors[j]) > self.weights.redundancy for j in chosen):
+                continue
+            chosen.append(i)
+        return chosen
+
+    def answer(
+        self,
+        question: str,
+        retrieval_query: str,
+        nodes: Sequence[NodeWithScore],
+        context_terms: list[str] | None = None,
+        query_embedding: list[float] | None = None,
+    ) -> Answer:
+        candidates = self.candidates(nodes)
+        if not candidates:
+            return refusal(question, retrieval_query, [], 0.0)
+        query_vector = np.asarray(
+            query_embedding or self.embedder.get_query_embedding(retrieval_query), dtype="float32"
+        )
+        candidates, vectors = self.score(question, candidates, query_vector, context_terms)
+        chosen = self.select(candidates, vectors)
+        best = candidates[chosen[0]].score
+        if best < self.weights.refuse_below:
+            return refusal(question, retrieval_query, candidates, best)
+        citations: list[Citation] = []
+        sentences: list[AnswerSentence] = []
+        for n, i in enumerate(chosen, 1):
+            c = candidates[i]
+            citations.append(citation(n, c))
+            sentences.append(AnswerSentence(text=c.span.text, citations=[n], supported=None))
+        text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)
+        return Answer(
+            question, text, False, sentences, citations, "extractive", retrieval_query, confidence=best
+        )
+
+
+def citation(n: int, c: Candidate) -> Citation:
+    node = c.chunk.node
+    start = node.start_char_idx or 0  # type: ignore[attr-defined]
+    end = node.end_char_idx or len(c.article.text)  # type: ignore[attr-defined]
+    return Citation(
+        n=n,
+        article_id=c.article.id,
+        title=c.article.title,
+        source=c.article.source,
+        published_at=c.article.published_at,
+        url=c.article.url,
+        passage=c.article.text[start:end],
+        start=c.span.start,
+        end=c.span.end,
+        chunk_id=node.node_id,
+        passage_start=start,
+        sentence=c.span.text,
+    )
+
+
+def source_of(article: Article) -> Source:
+    return Source(article.id, article.title, article.source, article.published_at, article.url)
+
+
+def refusal(question: str, retrieval_query: str, candidates: list[Candidate], confidence: float) -> Answer:
+    """Say plainly that the articles don't answer, and name the closest ones instead of guessing."""
+    closest: dict[str, Source] = {}
+    for c in sorted(candidates, key=lambda c: -c.score):
+        closest.setdefault(c.article.id, source_of(c.article))
+    listed = list(closest.values())[:3]
+    text = "The articles don't say. " + (
+        "The closest articles are: "
+        + "; ".join(f"“{s.title}” ({s.source or 'unknown source'})" for s in listed)
+        + "."
+        if listed
+        else "No article in the index is close to this question."
+    )
+    return Answer(question, text, True, [], [], "extractive", retrieval_query, listed, confidence)
+
+
+__all__ = [
+    "ExtractiveSynthesizer",
+    "Weights",
+    "SentenceSplitCache",
+    "refusal",
+    "citation",
+    "source_of",
+    "key_terms",
+]

@@ -1,0 +1,120 @@
+"""NewsRAG: one loaded index, and the questions and summaries asked of it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import replace
+
+from llama_index.core.response_synthesizers.base import BaseSynthesizer
+from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from index.articles import Article
+from index.catalog import Catalog
+from index.embedder import SentenceTransformerEmbedding
+from index.settings import Settings
+from index.storage import load_snapshot
+from rag.answer import ExtractiveSynthesizer, SentenceSplitCache
+from rag.filters import Filters
+from rag.followup import condense, key_terms, needs_context
+from rag.lexical import TermWeights
+from rag.retrieve import HybridRetriever, LexicalIndex
+from rag.summarize import summarize_article, summarize_topic
+from rag.types import Answer, Summary
+
+log = logging.getLogger(__name__)
+
+
+class NewsRAG:
+    """Loads the index once; `ask` and `summarize_*` are safe to call from several threads."""
+
+    def __init__(self, settings: Settings, embedder: SentenceTransformerEmbedding | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or SentenceTransformerEmbedding(
+            settings.embed_model, settings.embed_batch_size
+        )
+        self.splits = SentenceSplitCache()
+        self._lock = threading.Lock()
+        self.reload()
+
+    def reload(self) -> None:
+        """Pick up the index's current snapshot (after an ingest) without a restart."""
+        snapshot = load_snapshot(self.settings.index_dir)
+        snapshot.manifest.check(
+            self.settings.embed_model, self.settings.chunk_size, self.settings.chunk_overlap
+        )
+        catalog = Catalog(snapshot)
+        chunks = {c.node_id: c for c in catalog.chunks()}
+        lexical = LexicalIndex(list(chunks.values()))
+        retriever = HybridRetriever(
+            snapshot.vectors,
+            chunks,
+            lexical,
+            self.embedder,
+            top_k=self.settings.top_k,
+            candidates=self.settings.candidates,
+            per_article=self.settings.max_chunks_per_article,
+        )
+        terms = TermWeights(c.text for c in chunks.values())
+        synthesizer = ExtractiveSynthesizer(
+            self.embedder, terms, catalog.article, self.splits, max_sentences=self.settings.answer_sentences
+        )
+        with self._lock:
+            self.catalog, self.retriever, self.synthesizer, self.terms = (
+                catalog,
+                retriever,
+                synthesizer,
+                terms,
+            )
+
+    def article(self, article_id: str) -> Article:
+        return self.catalog.article(article_id)
+
+    def retrieve(
+        self,
+        query: QueryBundle | str,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        **options: object,
+    ) -> list[NodeWithScore]:
+        retriever = self.retriever.with_options(filters=filters, top_k=top_k, **options)
+        return retriever.retrieve(query if isinstance(query, QueryBundle) else QueryBundle(query))
+
+    def ask(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        synthesizer: BaseSynthesizer | None = None,
+    ) -> Answer:
+        """A cited answer; `history` holds the earlier user questions of the conversation, oldest first."""
+        question = question.strip()
+        history = [h for h in (history or []) if h.strip()]
+        retrieval_query = condense(question, history)
+        context = (
+            [t for h in history[-2:] for t in key_terms(h)] if history and needs_context(question) else []
+        )
+        bundle = QueryBundle(retrieval_query, embedding=self.embedder.get_query_embedding(retrieval_query))
+        nodes = self.retrieve(bundle, filters, top_k)
+        synth = synthesizer or self.synthesizer
+        response = synth.synthesize(bundle, nodes, question=question, context_terms=context)
+        answer = (response.metadata or {}).get("answer")
+        if isinstance(answer, Answer):
+            return answer
+        extractive = self.synthesizer.answer(question, retrieval_query, nodes, context, bundle.embedding)
+        return replace(extractive, text=str(response))
+
+    def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
+        article = self.catalog.article(article_id)
+        return summarize_article(
+            article, self.embedder.encode, sentences or self.settings.summary_sentences, self.splits
+        )
+
+    def summarize_topic(self, topic: str, filters: Filters | None = None, max_articles: int = 6) -> Summary:
+        hits = self.retriever.with_options(filters=filters, top_k=max_articles * 3, per_article=2).retrieve(
+            QueryBundle(topic)
+        )
+        return summarize_topic(
+            topic, hits, self.catalog.article, self.embedder.encode, self.splits, max_articles=max_articles
+        )

@@ -1,0 +1,38 @@
+"""Stemmed key terms and their IDF over the corpus: the lexical half of sentence scoring."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+
+import Stemmer
+
+from rag.followup import key_terms
+
+
+class TermWeights:
+    """Inverse document frequency of stemmed terms across the indexed chunks."""
+
+    def __init__(self, texts: Iterable[str]) -> None:
+        self.stemmer = Stemmer.Stemmer("english")
+        frequency: Counter[str] = Counter()
+        self.documents = 0
+        for text in texts:
+            self.documents += 1
+            frequency.update(set(self.stems(text)))
+        self.frequency = frequency
+
+    def stems(self, text: str) -> list[str]:
+        return [self.stemmer.stemWord(t) for t in key_terms(text)]
+
+    def idf(self, stem: str) -> float:
+        return math.log(1 + (self.documents + 1) / (self.frequency.get(stem, 0) + 0.5))
+
+    def coverage(self, query_stems: list[str], text: str) -> float:
+        """Share of the query's IDF mass that the text contains."""
+        if not query_stems:
+            return 0.0
+        present = set(self.stems(text))
+        total = sum(self.idf(s) for s in query_stems)
+        return sum(self.idf(s) for s in query_stems if s in present) / total

@@ -1,0 +1,100 @@
+"""Typed results: what an answer or summary is made of, and its stable JSON form."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Source:
+    """An article as a reader needs to find it."""
+
+    article_id: str
+    title: str
+    source: str | None
+    published_at: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Numbered [n] in an answer: the passage and the exact span of the cited sentence in its article."""
+
+    n: int
+    article_id: str
+    title: str
+    source: str | None
+    published_at: str | None
+    url: str | None
+    passage: str
+    start: int  # cited sentence, character offsets into the article text
+    end: int
+    chunk_id: str = ""
+    passage_start: int = 0  # the passage's own offsets into the article text
+    sentence: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int]
+    supported: bool | None = None  # None: not checked (extractive sentences are quotes)
+
+
+@dataclass
+class Answer:
+    """A reply: sentences each carrying [n], the citations they resolve to, or a plain refusal."""
+
+    question: str
+    text: str
+    refused: bool
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    mode: str = "extractive"
+    retrieval_query: str = ""
+    closest: list[Source] = field(default_factory=list)
+    confidence: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The documented `newsrag ask --json` object; extend it, never rename its keys."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "refused": self.refused,
+            "sentences": [asdict(s) for s in self.sentences],
+            "citations": [
+                {k: v for k, v in c.to_dict().items() if k not in {"passage_start"}} for c in self.citations
+            ],
+            "mode": self.mode,
+            "retrieval_query": self.retrieval_query,
+            "closest": [asdict(s) for s in self.closest],
+            "confidence": round(self.confidence, 4),
+        }
+
+
+@dataclass
+class Summary:
+    """A cited summary of one article or of a topic across articles."""
+
+    text: str
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    articles: list[Source]
+    topic: str | None = None
+    first_date: str | None = None
+    last_date: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "summary": self.text,
+            "sentences": [asdict(s) for s in self.sentences],
+            "citations": [c.to_dict() for c in self.citations],
+            "articles": [asdict(a) for a in self.articles],
+            "first_date": self.first_date,
+            "last_date": self.last_date,
+        }

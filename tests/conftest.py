@@ -1,0 +1,73 @@
+"""Shared fixtures: the real bundled embedder (loaded once), temp index dirs, a small corpus."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE = REPO / "data" / "sample"
+SEED = SAMPLE / "seed" / "border-czar-minneapolis.txt"
+CNNDM = SAMPLE / "cnndm" / "articles.jsonl"
+SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from index.embedder import SentenceTransformerEmbedding
+
+    return SentenceTransformerEmbedding()
+
+
+@pytest.fixture
+def settings(tmp_path):
+    from index.settings import Settings
+
+    return Settings(index_dir=tmp_path / "index", lock_timeout=2.0)
+
+
+@pytest.fixture(scope="session")
+def small_corpus(tmp_path_factory) -> Path:
+    """The seed article and the first 30 CNN/DailyMail articles: small enough to index in seconds."""
+    folder = tmp_path_factory.mktemp("corpus")
+    shutil.copy(SEED, folder / SEED.name)
+    lines = CNNDM.read_text().splitlines()[:30]
+    (folder / "cnndm.jsonl").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory, small_corpus, embedder):
+    """Settings pointing at an index of the small corpus, built once per session; tests must not write to it."""
+    from index.ingest import ingest
+    from index.settings import Settings
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("small-index") / "index")
+    report = ingest(settings, [str(small_corpus)], embedder)
+    assert not report.failed
+    return settings
+
+
+@pytest.fixture(scope="session")
+def sample_index(tmp_path_factory, embedder):
+    """Settings pointing at an index of the whole bundled sample corpus (251 articles), built once."""
+    from index.ingest import ingest
+    from index.settings import Settings
+
+    settings = Settings(index_dir=tmp_path_factory.mktemp("sample-index") / "index")
+    report = ingest(settings, [str(SAMPLE)], embedder)
+    assert not report.failed
+    return settings
+
+
+def cnndm_rows(limit: int | None = None) -> list[dict]:
+    rows = [json.loads(line) for line in CNNDM.read_text().splitlines()]
+    return rows[:limit] if limit else rows
