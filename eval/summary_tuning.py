@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -26,6 +27,7 @@ ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
 _PTB_FIXES = (
     (re.compile(r"``\s*"), '"'),
     (re.compile(r"\s*''"), '"'),
+    (re.compile(r"`\s*"), "'"),
     (re.compile(r"-LRB-\s*"), "("),
     (re.compile(r"\s*-RRB-"), ")"),
     (re.compile(r" (?='s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b|n't\b)"), ""),
@@ -121,9 +123,7 @@ def lead(text: str, n: int = 3) -> list[SentenceSpan]:
     return split_sentences(text)[:n]
 
 
-def rouge(
-    articles: list[Article], summarize: Callable[[Article], list[SentenceSpan]]
-) -> dict[str, float]:
+def rouge(articles: list[Article], summarize: Callable[[Article], list[SentenceSpan]]) -> dict[str, float]:
     """Mean ROUGE-1/2/Lsum F1 x100 over articles, one sentence per line for Lsum."""
     from rouge_score import rouge_scorer
 
@@ -137,6 +137,30 @@ def rouge(
     return {kind: 100 * total / len(articles) for kind, total in totals.items()}
 
 
+def grid_search(articles: list[Article], embed: CachedEmbedder, n: int) -> None:
+    """Re-run the small grid the default weights came from: pick on the first half, check on the second."""
+    half = len(articles) // 2
+    tune, check = articles[:half], articles[half:]
+    results: list[tuple[float, SummaryWeights]] = []
+    for decay, title, redundancy, quote in itertools.product(
+        (1.5, 2, 2.5, 3), (0.25, 0.5, 1), (0.5, 1, 1.5), (0, 0.5)
+    ):
+        weights = SummaryWeights(
+            title=title, position_decay=decay, redundancy=redundancy, quote_penalty=quote
+        )
+        scores = rouge(tune, lambda a, w=weights: summarize_text(a.text, a.title, embed, n, w))
+        results.append((sum(scores.values()), weights))
+    results.sort(key=lambda r: -r[0])
+    lead_tune = sum(rouge(tune, lambda a: lead(a.text, n)).values())
+    lead_check = sum(rouge(check, lambda a: lead(a.text, n)).values())
+    print(f"sum of R1+R2+RLsum; Lead-{n}: first half {lead_tune:.2f}, second half {lead_check:.2f}")
+    for total, weights in results[:5]:
+        held_out = sum(
+            rouge(check, lambda a, w=weights: summarize_text(a.text, a.title, embed, n, w)).values()
+        )
+        print(f"first half {total:.2f}  second half {held_out:.2f}  {weights}")
+
+
 def _row(name: str, scores: dict[str, float]) -> str:
     return f"{name:<28}" + "".join(f"{scores[k]:>10.2f}" for k in ROUGE_TYPES)
 
@@ -146,6 +170,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=None, help="only the first N articles")
     parser.add_argument("--n", type=int, default=3, help="sentences per summary")
+    parser.add_argument("--grid", action="store_true", help="also rerun the weight grid (about a minute)")
     args = parser.parse_args(argv)
 
     articles = load_articles(args.limit)
@@ -156,6 +181,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{'':<28}" + "".join(f"{k:>10}" for k in ROUGE_TYPES))
     print(_row(f"Lead-{args.n}", rouge(articles, lambda a: lead(a.text, args.n))))
     print(_row("summarize_text", rouge(articles, lambda a: summarize_text(a.text, a.title, embed, args.n))))
+    if args.grid:
+        grid_search(articles, embed, args.n)
     embed.save()
 
 

@@ -34,8 +34,13 @@ _DM_HEADER = re.compile(
     """,
     re.VERBOSE,
 )
-# Dateline prefix of CNN copy, e.g. 'New Delhi, India (CNN)' or '(CNN) -- '.
-_CNN_DATELINE = re.compile(r"\A\s*(?:[A-Z][^()\n]{0,60}\s)?\(CNN\)\s*(?:--\s*)?")
+# Wire dateline before the lede: 'New Delhi, India (CNN)', '(CNN) -- ', '(The Hollywood Reporter)Stan ...'.
+_DATELINE = re.compile(
+    r"\A\s*(?:[A-Z][^()\n]{0,60}\s)?(?:\(CNN\)\s*(?:--\s*)?|\([A-Z][\w.&' ]{1,40}\)(?:\s*--\s*|(?=[A-Z\"“‘'])))"
+)
+# Name initials ('B.B. King', 'C.S. Lewis') that Punkt takes for a sentence end; places like D.C. do end one.
+_INITIALS_END = re.compile(r"(?<![\w.])(?:[A-Z]\.){2,3}$")
+_PLACE_INITIALS = frozenset({"U.S.", "U.K.", "U.N.", "E.U.", "D.C.", "U.S.A."})
 # Boilerplate that sits between sentences without punctuation of its own.
 _BOILERPLATE = re.compile(r"Scroll down for (?:video|more)\s*", re.IGNORECASE)
 _PARAGRAPH = re.compile(r"\n")
@@ -69,7 +74,7 @@ def _tokenizer() -> PunktSentenceTokenizer:
 def _body_start(text: str) -> int:
     """Offset where the article body begins, past bylines, timestamps and wire datelines."""
     start = _DM_HEADER.match(text).end()  # type: ignore[union-attr]  # the pattern can match empty
-    dateline = _CNN_DATELINE.match(text, start)
+    dateline = _DATELINE.match(text, start)
     return dateline.end() if dateline else start
 
 
@@ -103,14 +108,28 @@ def _trimmed(text: str, start: int, end: int) -> SentenceSpan | None:
     return SentenceSpan(piece, start, end)
 
 
+def _false_break(previous: SentenceSpan, following: SentenceSpan) -> bool:
+    """Whether Punkt cut inside a sentence: before a lower-case word or after a person's initials."""
+    first_word = following.text.split(maxsplit=1)[0]
+    if first_word[0].islower() and first_word.islower():  # 'eBay', 'iPhone' may start a sentence
+        return True
+    initials = _INITIALS_END.search(previous.text)
+    return initials is not None and initials.group() not in _PLACE_INITIALS
+
+
 def split_sentences(text: str) -> list[SentenceSpan]:
     """Sentences of an article in order, each exactly ``text[start:end]``, without header boilerplate."""
     tokenizer = _tokenizer()
     spans: list[SentenceSpan] = []
     for block_start, block_end in _blocks(text, _body_start(text)):
-        block = text[block_start:block_end]
-        for rel_start, rel_end in tokenizer.span_tokenize(block):
+        block_spans: list[SentenceSpan] = []
+        for rel_start, rel_end in tokenizer.span_tokenize(text[block_start:block_end]):
             span = _trimmed(text, block_start + rel_start, block_start + rel_end)
-            if span is not None:
-                spans.append(span)
+            if span is None:
+                continue
+            if block_spans and _false_break(block_spans[-1], span):
+                merged_start = block_spans.pop().start
+                span = SentenceSpan(text[merged_start : span.end], merged_start, span.end)
+            block_spans.append(span)
+        spans.extend(block_spans)
     return spans
