@@ -21,7 +21,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from index.articles import Article
 from index.embedder import SentenceTransformerEmbedding
-from rag.followup import key_terms
+from rag.followup import STOPWORDS, key_terms
 from rag.lexical import TermWeights
 from rag.sentences import SentenceSpan, split_sentences
 from rag.types import Answer, AnswerSentence, Citation, Source
@@ -60,26 +60,46 @@ class Candidate:
     span: SentenceSpan
     chunk: NodeWithScore
     rank: int
+    previous: str = ""  # the sentence before, which often names who or what "he" or "it" is
     score: float = 0.0
 
 
-def answer_type_match(question: str, sentence: str) -> float:
-    """1 when the sentence holds the kind of thing the question asks for (a number, a name, a time)."""
+NUMBER = re.compile(
+    r"\d[\d,.]*\d|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen|half)\b",
+    re.I,
+)
+CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'\u2019-]+")
+
+
+def expected_answer_type(question: str) -> str | None:
+    """What a question asks for, when its form says: a number, a time or a name."""
     if NUMBER_QUESTION.search(question):
-        return float(
-            bool(
-                re.search(
-                    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|billion|dozen)\b",
-                    sentence,
-                    re.I,
-                )
-            )
-        )
+        return "number"
     if TIME_QUESTION.search(question):
-        return float(bool(TIME_WORDS.search(sentence)))
+        return "time"
     if NAME_QUESTION.search(question):
-        return float(bool(re.search(r"(?<!^)(?<![.!?]\s)\b[A-Z][a-z]+", sentence)))
-    return 0.0
+        return "name"
+    return None
+
+
+def offers_answer_type(kind: str | None, question: str, sentence: str) -> bool:
+    """Whether the sentence holds something of the asked-for kind that the question does not already say."""
+    if kind is None:
+        return True
+    asked = {w.lower().strip(".,") for w in re.findall(r"[\w'\u2019,.-]+", question)}
+    pattern = {"number": NUMBER, "time": TIME_WORDS, "name": CAPITALISED}[kind]
+    for match in pattern.finditer(sentence):
+        token = match.group(0).lower().strip(".,")
+        if token not in asked and not (kind == "name" and token in STOPWORDS):
+            return True
+    return False
+
+
+def answer_type_match(question: str, sentence: str) -> float:
+    """1 when the sentence offers the kind of thing the question asks for, 0 otherwise or when untyped."""
+    kind = expected_answer_type(question)
+    return float(kind is not None and offers_answer_type(kind, question, sentence))
 
 
 class SentenceSplitCache:
@@ -170,10 +190,11 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             article = self.article(hit.node.ref_doc_id or "")
             lo = hit.node.start_char_idx or 0  # type: ignore[attr-defined]
             hi = hit.node.end_char_idx or len(article.text)  # type: ignore[attr-defined]
-            for span in self.sentences.get(article):
+            spans = self.sentences.get(article)
+            for k, span in enumerate(spans):
                 if span.start >= lo and span.end <= hi and (article.id, span.start) not in seen:
                     seen.add((article.id, span.start))
-                    found.append(Candidate(article, span, hit, rank))
+                    found.append(Candidate(article, span, hit, rank, spans[k - 1].text if k else ""))
         return found
 
     def score(
@@ -189,7 +210,12 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         own = self.terms.stems(question)
         carried = [s for s in self.terms.stems(" ".join(context_terms or [])) if s not in own]
         for c in candidates:
-            coverage = self.terms.coverage(own, c.span.text)
+            # A sentence may answer about a subject its predecessor names ("He was 88."): count those
+            # terms at a discount.
+            coverage = max(
+                self.terms.coverage(own, c.span.text),
+                0.8 * self.terms.coverage(own, c.previous + " " + c.span.text),
+            )
             if carried:
                 coverage = 0.8 * coverage + 0.2 * self.terms.coverage(
                     carried, c.span.text + " " + c.article.title
@@ -207,9 +233,19 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             c.score += w.similarity * float(sim)
         return shortlist, vectors
 
-    def select(self, candidates: list[Candidate], vectors: np.ndarray) -> list[int]:
-        """Best sentence first, then others close to it in score that do not repeat what is chosen."""
+    def select(self, candidates: list[Candidate], vectors: np.ndarray, question: str = "") -> list[int]:
+        """Best sentence first, then others close to it in score that do not repeat what is chosen.
+
+        When the question asks for a kind of thing (a number, a time, a name), the first sentence
+        is the best one that offers it, if that one scores within `keep_ratio` of the best overall.
+        """
         order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
+        kind = expected_answer_type(question)
+        if kind and order:
+            typed = [i for i in order if offers_answer_type(kind, question, candidates[i].span.text)]
+            if typed and candidates[typed[0]].score >= self.weights.keep_ratio * candidates[order[0]].score:
+                order.remove(typed[0])
+                order.insert(0, typed[0])
         chosen: list[int] = []
         for i in order:
             if len(chosen) == self.max_sentences:
@@ -236,9 +272,11 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             query_embedding or self.embedder.get_query_embedding(retrieval_query), dtype="float32"
         )
         candidates, vectors = self.score(question, candidates, query_vector, context_terms)
-        chosen = self.select(candidates, vectors)
+        chosen = self.select(candidates, vectors, question)
         best = candidates[chosen[0]].score
-        if best < self.weights.refuse_below:
+        kind = expected_answer_type(question)
+        offers = any(offers_answer_type(kind, question, candidates[i].span.text) for i in chosen)
+        if best < self.weights.refuse_below or not offers:
             return refusal(question, retrieval_query, candidates, best)
         citations: list[Citation] = []
         sentences: list[AnswerSentence] = []

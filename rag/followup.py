@@ -11,7 +11,7 @@ STOPWORDS = frozenset(
     off on once only or other our out over own said same say says she should so some such than that the their
     theirs them themselves then there these they this those through to too under until up very was we were what
     when where which while who whom why will with would you your yours tell know did does happen happened
-    many much""".split()
+    many much name named call called old big long far think way get got take took find make made us""".split()
 )
 # Words that point back to something said before.
 ANAPHORS = frozenset(
