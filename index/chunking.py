@@ -14,9 +14,18 @@ EMBEDDED_KEYS = {"title"}
 METADATA_KEYS = ("title", "source", "url", "published_at", "authors", "content_hash")
 
 
+# A title is embedded with every chunk of its article; a run-on "title" must not crowd out the text.
+MAX_TITLE_CHARS = 200
+
+
 def article_to_document(article: Article) -> Document:
+    title = (
+        article.title
+        if len(article.title) <= MAX_TITLE_CHARS
+        else article.title[: MAX_TITLE_CHARS - 1] + "\u2026"
+    )
     metadata = {
-        "title": article.title,
+        "title": title,
         "source": article.source or "",
         "url": article.url or "",
         "published_at": article.published_at or "",

@@ -14,7 +14,7 @@ from index.articles import Article, InputError
 from index.catalog import Catalog
 from index.chunking import article_to_document, make_splitter
 from index.embedder import SentenceTransformerEmbedding
-from index.errors import ArticleNotFoundError, IndexNotFoundError
+from index.errors import ArticleNotFoundError, IndexNotFoundError, NewsRagError
 from index.loaders import iter_inputs
 from index.settings import Settings
 from index.storage import Manifest, Snapshot, empty_snapshot, load_snapshot, save_snapshot, writer_lock
@@ -48,6 +48,12 @@ class IngestReport:
 
 
 def chunk_size_for(settings: Settings, embedder: SentenceTransformerEmbedding) -> int:
+    """The configured chunk size, never more than the embedder reads (it would silently cut the rest)."""
+    if settings.chunk_size > embedder.max_tokens:
+        raise NewsRagError(
+            f"chunk size {settings.chunk_size} is more than {settings.embed_model} reads "
+            f"({embedder.max_tokens} word pieces): the rest of each chunk would not be embedded"
+        )
     return settings.chunk_size or embedder.max_tokens
 
 
@@ -113,7 +119,9 @@ def ingest(
             batch.append(item)
         if batch:
             report.chunks_written = _index_articles(snapshot, batch, embedder, show_progress)
-        if report.changed or rebuild:
+        # A rebuild in which nothing landed but inputs failed (a mistyped path) keeps the old index.
+        rebuild_landed = rebuild and bool(batch or report.unchanged or not report.failed)
+        if report.changed or rebuild_landed:
             save_snapshot(settings.index_dir, snapshot)
     report.seconds = time.perf_counter() - started
     return report
@@ -147,7 +155,7 @@ def remove(settings: Settings, article_ids: list[str]) -> IngestReport:
     with writer_lock(settings.index_dir, settings.lock_timeout):
         snapshot = load_snapshot(settings.index_dir)
         catalog = Catalog(snapshot)
-        for article_id in article_ids:
+        for article_id in dict.fromkeys(article_ids):
             if not catalog.has_article(article_id):
                 report.failed.append(
                     InputError(article_id, str(ArticleNotFoundError(f"no article with id '{article_id}'")))

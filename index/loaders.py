@@ -99,22 +99,40 @@ def load_file(path: Path) -> Iterator[Article | InputError]:
 
 
 def split_trailer(text: str) -> tuple[str, dict[str, Any]]:
-    """Remove the feed trailer, reporting credits and the author bio from the body; return them as metadata."""
+    """Remove the feed trailer, reporting credits and the author bio from the body; return them as metadata.
+
+    Only the closing block is scanned (from the end up to the first body line), so a body
+    paragraph that happens to look like a bio ("Ana Ruiz is a spokeswoman for ...") stays.
+    """
     meta: dict[str, Any] = {}
-    kept: list[str] = []
-    for line in text.strip().splitlines():
-        stripped = line.strip()
-        if match := TRAILER.match(stripped):
+    lines = text.strip().splitlines()
+    end = len(lines)
+    closing: list[str] = []
+    while end > 0:
+        stripped = lines[end - 1].strip()
+        if not stripped:
+            end -= 1
+        elif match := TRAILER.match(stripped):
             meta["title"], meta["publisher"] = match["title"].strip(), match["publisher"].strip()
+            end -= 1
         elif CREDIT.match(stripped):
-            meta.setdefault("credits", []).append(stripped)
+            closing.insert(0, stripped)
+            end -= 1
         elif match := BIO.match(stripped):
-            meta.setdefault("authors", []).append(match["name"])
-            meta.setdefault("credits", []).append(stripped)
+            meta["authors"] = [match["name"], *meta.get("authors", [])]
+            closing.insert(0, stripped)
+            end -= 1
         else:
-            kept.append(line.rstrip())
-    body = "\n".join(kept).strip()
+            break
+    if closing:
+        meta["credits"] = closing
+    body = "\n".join(line.rstrip() for line in lines[:end]).strip()
     return re.sub(r"\n{3,}", "\n\n", body), meta
+
+
+def credits_of(meta: dict[str, Any]) -> dict[str, Any]:
+    """Credit and bio lines kept out of the answerable text, but kept."""
+    return {"credits": meta["credits"]} if "credits" in meta else {}
 
 
 def parse_text(text: str, origin: str, markdown: bool = False) -> Article | InputError:
@@ -137,7 +155,7 @@ def parse_text(text: str, origin: str, markdown: bool = False) -> Article | Inpu
         text=body,
         source=meta.get("publisher"),
         authors=meta.get("authors", []),
-        metadata={"origin": origin, **({"credits": meta["credits"]} if "credits" in meta else {})},
+        metadata={"origin": origin, **credits_of(meta)},
     )
 
 
@@ -158,7 +176,7 @@ def parse_html(html: str, origin: str) -> Article | InputError:
         url=url,
         published_at=parse_date(getattr(doc, "date", None)),
         authors=split_authors(getattr(doc, "author", None)) or meta.get("authors", []),
-        metadata={"origin": origin},
+        metadata={"origin": origin, **credits_of(meta)},
     )
 
 
@@ -202,7 +220,7 @@ def record_to_article(record: Any, origin: str) -> Article | InputError:
         url=url,
         published_at=parse_date(record.get("published_at") or record.get("date")),
         authors=split_authors(record.get("authors") or record.get("author")) or meta.get("authors", []),
-        metadata={"origin": origin, **extra},
+        metadata={"origin": origin, **extra, **credits_of(meta)},
     )
 
 
@@ -235,7 +253,7 @@ def load_feed(data: bytes | str, origin: str) -> Iterator[Article | InputError]:
             url=url,
             published_at=parse_date(entry.get("published_parsed") or entry.get("updated_parsed")),
             authors=split_authors(entry.get("author")) or meta.get("authors", []),
-            metadata={"origin": where},
+            metadata={"origin": where, **credits_of(meta)},
         )
 
 

@@ -1,0 +1,317 @@
+"""The index directory: json + FAISS only, atomic snapshot swaps that survive a killed writer, one writer at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import faiss
+import pytest
+from llama_index.core.vector_stores.types import VectorStoreQuery
+
+from index.catalog import Catalog
+from index.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from index.ingest import ingest, remove
+from index.storage import CURRENT, MANIFEST, Manifest, current_snapshot_dir, load_snapshot, writer_lock
+
+REPO = Path(__file__).resolve().parents[2]
+CNNDM = REPO / "data" / "sample" / "cnndm" / "articles.jsonl"
+SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
+SNAPSHOT_FILES = {"manifest.json", "docstore.json", "vectors.faiss", "vector_ids.json"}
+
+
+def seed_id(settings) -> str:
+    return next(a.id for a in Catalog(load_snapshot(settings.index_dir)).articles() if a.title == SEED_TITLE)
+
+
+def assert_old_index_intact(settings, embedder, articles: int = 31) -> None:
+    """The live snapshot loads with the same articles, one vector per chunk, and answers a vector query."""
+    snapshot = load_snapshot(settings.index_dir)
+    catalog = Catalog(snapshot)
+    assert len(catalog.articles()) == articles
+    assert len(snapshot.vectors) == len(catalog.chunks())
+    question = "How many immigration officers is Tom Homan pulling out of Minneapolis?"
+    result = snapshot.vectors.query(
+        VectorStoreQuery(query_embedding=embedder.get_query_embedding(question), similarity_top_k=3)
+    )
+    assert catalog.article(catalog.chunk(result.ids[0]).ref_doc_id).title == SEED_TITLE
+    with writer_lock(settings.index_dir, timeout=0.5):  # a killed writer's lock died with it
+        pass
+
+
+def write_story(path: Path) -> str:
+    story = {"id": "after-crash", "title": "After", "text": "The ferry timetable changes again on Monday."}
+    path.write_text(json.dumps(story) + "\n")
+    return str(path)
+
+
+# --- what is on disk ---------------------------------------------------------------------------
+
+
+def test_only_json_faiss_and_the_current_pointer_are_persisted(small_index):
+    index_dir = small_index.index_dir
+    top = {p.name for p in index_dir.iterdir()}
+    live = current_snapshot_dir(index_dir)
+    assert live is not None and live.parent == index_dir and live.name.startswith("v-")
+    assert top == {CURRENT, ".lock", live.name}
+    assert (index_dir / ".lock").stat().st_size == 0
+    assert (index_dir / CURRENT).read_text() == live.name + "\n"
+    assert {p.name for p in live.iterdir()} == SNAPSHOT_FILES
+    for path in live.iterdir():
+        head = path.read_bytes()[:2]
+        assert head[:1] != b"\x80", f"{path.name} looks like a pickle"
+        if path.suffix == ".json":
+            json.loads(path.read_text())
+        else:
+            assert path.suffix == ".faiss"
+            assert faiss.read_index(str(path)).ntotal > 0
+
+
+def test_loading_needs_no_pickle(small_index, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("the index must load without unpickling anything")
+
+    for name in ("load", "loads", "Unpickler"):
+        monkeypatch.setattr(pickle, name, refuse)
+    snapshot = load_snapshot(small_index.index_dir)
+    catalog = Catalog(snapshot)
+    assert len(catalog.articles()) == 31
+    assert len(snapshot.vectors) == len(catalog.chunks()) > 31
+
+
+def test_manifest_records_the_build_settings(small_index, embedder):
+    snapshot = load_snapshot(small_index.index_dir)
+    raw = json.loads((snapshot.path / MANIFEST).read_text())
+    assert raw["embed_model"] == "all-MiniLM-L6-v2"
+    assert raw["dimension"] == embedder.dimension == 384
+    assert raw["chunk_size"] == embedder.max_tokens
+    assert raw["chunk_overlap"] == 32
+    assert raw["format_version"] == 1
+    assert raw["created_at"] and raw["updated_at"]
+
+
+def test_manifest_check():
+    manifest = Manifest(embed_model="all-MiniLM-L6-v2", dimension=384, chunk_size=254, chunk_overlap=32)
+    manifest.check("all-MiniLM-L6-v2", 0, 32)
+    manifest.check("all-MiniLM-L6-v2", 254, 32)
+    for wanted in [("bge-small", 0, 32), ("all-MiniLM-L6-v2", 200, 32), ("all-MiniLM-L6-v2", 0, 0)]:
+        with pytest.raises(IndexMismatchError, match=r"run `newsrag ingest PATH --rebuild`"):
+            manifest.check(*wanted)
+
+
+def test_missing_index_is_a_clear_error(tmp_path):
+    with pytest.raises(IndexNotFoundError, match="run `newsrag ingest PATH` first"):
+        load_snapshot(tmp_path / "nothing-here")
+    (tmp_path / "dangling").mkdir()
+    (tmp_path / "dangling" / CURRENT).write_text("v-gone\n")
+    with pytest.raises(IndexNotFoundError):
+        load_snapshot(tmp_path / "dangling")
+
+
+def test_another_format_version_is_refused(index_copy):
+    manifest = current_snapshot_dir(index_copy.index_dir) / MANIFEST
+    manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 99}))
+    with pytest.raises(IndexMismatchError, match="has format 99, this version reads 1"):
+        load_snapshot(index_copy.index_dir)
+
+
+def test_each_write_is_a_new_snapshot_and_two_are_kept(index_copy):
+    index_dir = index_copy.index_dir
+    first = current_snapshot_dir(index_dir)
+    ids = [a.id for a in Catalog(load_snapshot(index_dir)).articles()][:3]
+    seen = [first]
+    for article_id in ids:
+        assert remove(index_copy, [article_id]).removed == [article_id]
+        seen.append(current_snapshot_dir(index_dir))
+        assert Catalog(load_snapshot(index_dir)).has_article(article_id) is False
+    assert len(set(seen)) == 4  # every write made a new folder
+    left = sorted(p.name for p in index_dir.iterdir() if p.name.startswith("v-"))
+    assert len(left) == 2 and seen[-1].name in left
+    assert not list(index_dir.glob(".building-*")) and not list(index_dir.glob(f".{CURRENT}.*"))
+    assert len(Catalog(load_snapshot(index_dir)).articles()) == 28
+
+
+# --- the writer lock -----------------------------------------------------------------------------
+
+
+def test_writer_lock_times_out_then_frees(tmp_path):
+    index_dir = tmp_path / "index"
+    with writer_lock(index_dir, timeout=1.0):
+        started = time.monotonic()
+        with pytest.raises(IndexLockedError, match=r"another process is writing the index .* waited 0s"):
+            with writer_lock(index_dir, timeout=0.3):
+                pass
+        assert 0.25 <= time.monotonic() - started < 3
+    with writer_lock(index_dir, timeout=0.1):
+        pass
+
+
+def test_writer_lock_held_by_another_process(tmp_path):
+    index_dir = tmp_path / "index"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from pathlib import Path; from index.storage import writer_lock\n"
+            "with writer_lock(Path(sys.argv[1]), 5):\n    print('held', flush=True); time.sleep(60)",
+            str(index_dir),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(IndexLockedError):
+            with writer_lock(index_dir, timeout=0.3):
+                pass
+    finally:
+        holder.kill()
+        holder.wait(30)
+    with writer_lock(index_dir, timeout=1.0):  # released when its holder died
+        pass
+
+
+# --- killed writers --------------------------------------------------------------------------------
+
+INGEST_CHILD = """
+import sys
+from pathlib import Path
+from index.embedder import SentenceTransformerEmbedding
+from index.ingest import ingest
+from index.settings import Settings
+
+index_dir, inputs, total = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+embedder = SentenceTransformerEmbedding()
+embedder.model
+print("model loaded", flush=True)
+
+def seen(n):
+    if n == total:
+        print("inputs loaded", flush=True)
+
+ingest(Settings(index_dir=index_dir, lock_timeout=5.0), [inputs], embedder, on_article=seen)
+print("done", flush=True)
+"""
+
+
+def read_lines(stream, lines: queue.Queue) -> None:
+    for line in stream:
+        lines.put(line.strip())
+
+
+def wait_for(lines: queue.Queue, wanted: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            line = lines.get(timeout=max(deadline - time.monotonic(), 0.01))
+        except queue.Empty:
+            pytest.fail(f"the ingest subprocess did not print {wanted!r} within {timeout}s")
+        if line == wanted:
+            return
+
+
+def test_killed_ingest_leaves_the_old_index_intact(index_copy, embedder, tmp_path):
+    index_dir = index_copy.index_dir
+    pointer = (index_dir / CURRENT).read_text()
+    rows = CNNDM.read_text().splitlines()[30:230]  # 200 new articles: minutes of embedding on this machine
+    more = tmp_path / "more.jsonl"
+    more.write_text("\n".join(rows) + "\n")
+    child = subprocess.Popen(
+        [sys.executable, "-c", INGEST_CHILD, str(index_dir), str(more), str(len(rows))],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=read_lines, args=(child.stdout, lines), daemon=True).start()
+    try:
+        wait_for(lines, "model loaded", 120)
+        wait_for(lines, "inputs loaded", 60)
+        # Now chunking and embedding; kill it a moment in, or as soon as it starts writing a snapshot.
+        deadline = time.monotonic() + 2.5
+        while time.monotonic() < deadline and not list(index_dir.glob(".building-*")):
+            time.sleep(0.05)
+        assert child.poll() is None, "the ingest finished before it could be killed"
+        child.send_signal(signal.SIGKILL)
+        assert child.wait(30) == -signal.SIGKILL
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait(30)
+
+    assert (index_dir / CURRENT).read_text() == pointer
+    assert_old_index_intact(index_copy, embedder)
+
+    report = ingest(index_copy, [write_story(tmp_path / "after.jsonl")], embedder)
+    assert report.new == ["after-crash"]
+    assert_old_index_intact(index_copy, embedder, articles=32)
+    assert not list(index_dir.glob(".building-*"))
+
+
+# Kill the writer at the exact steps of the snapshot swap (it kills itself there, with SIGKILL).
+# `remove` needs no model, so these writers start fast; the storage code runs unchanged.
+SWAP_CHILD = """
+import os, signal, sys
+from pathlib import Path
+from index.ingest import remove
+from index.settings import Settings
+
+index_dir, article_id, step = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+real = {"rename": os.rename, "replace": os.replace}
+
+def die_at(name):
+    def call(src, dst, *args, **kwargs):
+        if name == step:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return real[name](src, dst, *args, **kwargs)
+    return call
+
+os.rename, os.replace = die_at("rename"), die_at("replace")
+remove(Settings(index_dir=index_dir, lock_timeout=5.0), [article_id])
+print("survived", flush=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("step", "debris"),
+    [
+        ("rename", ".building-v-*"),  # the new snapshot is written but not yet in place
+        ("replace", f".{CURRENT}.*"),  # in place, CURRENT not yet swapped
+    ],
+)
+def test_writer_killed_during_the_swap_leaves_the_old_index_live(
+    index_copy, embedder, tmp_path, step, debris
+):
+    index_dir = index_copy.index_dir
+    pointer = (index_dir / CURRENT).read_text()
+    target = seed_id(index_copy)
+    child = subprocess.run(
+        [sys.executable, "-c", SWAP_CHILD, str(index_dir), target, step],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert list(index_dir.glob(debris)), "the writer was not killed mid-swap"
+    if step == "rename":  # killed with a complete snapshot written beside the live one
+        [building] = index_dir.glob(".building-v-*")
+        assert {p.name for p in building.iterdir()} == SNAPSHOT_FILES
+    else:  # killed with the new snapshot in place, CURRENT still naming the old one
+        assert len(list(index_dir.glob("v-*"))) == 2
+    assert (index_dir / CURRENT).read_text() == pointer
+    assert Catalog(load_snapshot(index_dir)).has_article(target)  # the removal never went live
+    assert_old_index_intact(index_copy, embedder)
+
+    report = ingest(index_copy, [write_story(tmp_path / "after.jsonl")], embedder)
+    assert report.new == ["after-crash"]
+    assert_old_index_intact(index_copy, embedder, articles=32)
+    assert not list(index_dir.glob(".building-*")) and not list(index_dir.glob(f".{CURRENT}.*"))
+    assert os.listdir(current_snapshot_dir(index_dir)) and len(list(index_dir.glob("v-*"))) <= 2
