@@ -252,6 +252,73 @@ def summarize(
     _print_citations(summary.citations)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it).")
+@click.option("--port", default=7860, show_default=True, type=int, help="Port to serve on.")
+@click.option("--share", is_flag=True, help="Also open a public gradio.live link (off unless asked).")
+@click.option(
+    "--auth",
+    envvar="NEWSRAG_AUTH",
+    metavar="USER:PASSWORD",
+    help="Ask for this user name and password (env NEWSRAG_AUTH).",
+)
+@click.pass_obj
+def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> None:
+    """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus."""
+    from index.errors import IndexNotFoundError
+    from index.storage import load_snapshot
+
+    credentials = None
+    if auth:
+        user, sep, password = auth.partition(":")
+        if not (sep and user and password):
+            raise click.BadParameter("expected USER:PASSWORD", param_hint="--auth")
+        credentials = (user, password)
+    try:
+        load_snapshot(obj.settings.index_dir)
+    except IndexNotFoundError:
+        from index.ingest import ingest as run_ingest
+
+        click.echo(
+            f"No index in {obj.settings.index_dir} yet: indexing the bundled sample corpus {SAMPLE_CORPUS} ..."
+        )
+        report = run_ingest(
+            obj.settings, [str(SAMPLE_CORPUS)], obj.embedder, show_progress=sys.stderr.isatty()
+        )
+        click.echo(report.summary())
+    from ui.app import serve as launch
+
+    click.echo(f"NewsRAG on http://{host}:{port} (Ctrl-C to stop)")
+    launch(_engine(obj), obj.settings, host=host, port=port, share=share, auth=credentials)
+
+
+@cli.command(name="eval")
+@click.option("--quick", is_flag=True, help="A deterministic subset, fast enough for CI.")
+@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Your own data set folder (same formats) or MultiHop-RAG.")
+@click.option("--suite", "suites", multiple=True, type=click.Choice(["retrieval", "qa", "summaries", "faithfulness", "latency"]), help="Run only these suites (repeatable).")
+@click.option("--baseline", type=click.Choice(["llamaindex-default", "none"]), default="llamaindex-default", show_default=True)
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report folder (default: eval-reports/<time>).")
+@click.pass_obj
+def evaluate(obj: Context, quick: bool, dataset: Path | None, suites: tuple[str, ...], baseline: str, out: Path | None) -> None:
+    """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
+    from datetime import datetime
+
+    from eval.runner import SUITES, run_eval
+
+    out = out or Path("eval-reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
+    run = run_eval(
+        obj.settings,
+        obj.embedder,
+        out,
+        quick=quick,
+        dataset=dataset,
+        suites=suites or SUITES,
+        baseline=None if baseline == "none" else baseline,
+    )
+    click.echo(run.summary)
+    click.echo(f"\nreport: {run.report} ({run.seconds:.0f} s)")
+
+
 def main() -> None:
     cli(prog_name="newsrag")
 

@@ -1,0 +1,93 @@
+"""Which data an eval run uses: the bundled sample (whole or a quick subset), or a user's folder."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval.datasets import CNNDM_DIR, QA_SET, QAItem, load_highlights, load_qa, read_jsonl
+from eval.multihop import MultiHopData, load_multihop, write_articles_jsonl
+from index.settings import SAMPLE_CORPUS
+
+QUICK_ARTICLES = 40
+
+
+@dataclass
+class EvalData:
+    """Corpus inputs to index, and the sets to measure on; empty sets skip their suite."""
+
+    name: str
+    corpus: list[Path]
+    qa: list[QAItem] = field(default_factory=list)
+    highlights: dict[str, list[str]] = field(default_factory=dict)
+    peers: dict[str, dict[str, str]] = field(default_factory=dict)
+    judgements: list[dict[str, Any]] = field(default_factory=list)
+    multihop: MultiHopData | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        """Hash of the corpus files: the report says exactly which data it measured."""
+        digest = hashlib.sha256()
+        for path in sorted(p for root in self.corpus for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file()):
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+        return digest.hexdigest()[:12]
+
+
+def bundled(work: Path, quick: bool) -> EvalData:
+    """The sample corpus and data/eval; `quick` keeps the seed and the first CNN/DailyMail articles."""
+    highlights = load_highlights(CNNDM_DIR)
+    peers = {r["id"]: r for r in read_jsonl(CNNDM_DIR / "peer_summaries.jsonl")}
+    judgements = read_jsonl(CNNDM_DIR / "factuality.jsonl")
+    qa = load_qa(QA_SET)
+    if not quick:
+        return EvalData("bundled sample", [SAMPLE_CORPUS], qa, highlights, peers, judgements)
+    folder = work / "quick-corpus"
+    if folder.exists():
+        shutil.rmtree(folder)
+    (folder / "seed").mkdir(parents=True)
+    for seed in (SAMPLE_CORPUS / "seed").iterdir():
+        shutil.copy(seed, folder / "seed" / seed.name)
+    lines = (SAMPLE_CORPUS / "cnndm" / "articles.jsonl").read_text().splitlines()[:QUICK_ARTICLES]
+    (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
+    kept = {r["id"] for r in read_jsonl(folder / "articles.jsonl")}
+    keep_qa = [q for q in qa if q.article is None or q.article in kept or q.article.startswith("seed:")]
+    return EvalData(
+        f"bundled sample, quick ({QUICK_ARTICLES} CNN/DailyMail articles + seed)",
+        [folder],
+        keep_qa,
+        {k: v for k, v in highlights.items() if k in kept},
+        {k: v for k, v in peers.items() if k in kept},
+        [j for j in judgements if j["id"] in kept],
+    )
+
+
+def user_dataset(path: Path, work: Path) -> EvalData:
+    """A folder in the bundled formats (articles.jsonl or corpus/, qa.jsonl, highlights.jsonl, ...), or MultiHop-RAG."""
+    if not path.is_dir():
+        raise ValueError(f"--dataset {path}: expected a folder")
+    if (path / "MultiHopRAG.json").exists() or (path / "dataset" / "MultiHopRAG.json").exists():
+        data = load_multihop(path)
+        corpus = work / "multihop-corpus.jsonl"
+        write_articles_jsonl(data.articles, corpus)
+        return EvalData(f"MultiHop-RAG ({path})", [corpus], multihop=data)
+    corpus = [p for p in (path / "articles.jsonl", path / "corpus") if p.exists()]
+    if not corpus:
+        raise ValueError(f"--dataset {path}: no articles.jsonl or corpus/ folder to index")
+
+    def optional(name: str) -> list[dict[str, Any]]:
+        return read_jsonl(path / name) if (path / name).exists() else []
+
+    from eval.metrics import detokenize_ptb
+
+    return EvalData(
+        f"user data set ({path})",
+        corpus,
+        load_qa(path / "qa.jsonl") if (path / "qa.jsonl").exists() else [],
+        {r["id"]: [detokenize_ptb(h) for h in r["highlights"]] for r in optional("highlights.jsonl")},
+        {r["id"]: r for r in optional("peer_summaries.jsonl")},
+        optional("factuality.jsonl"),
+    )

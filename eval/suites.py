@@ -1,0 +1,230 @@
+"""The eval suites: each measures rag/ and index/ on a data set and returns plain figures."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eval.baselines import LlamaIndexDefault
+from eval.datasets import HighlightQuery, QAItem, resolve_gold
+from eval.metrics import (
+    answer_contains,
+    citation_scores,
+    pearson,
+    refusal_scores,
+    retrieval_report,
+    rouge_scores,
+    spearman,
+    unigram_precision,
+)
+from rag.engine import NewsRAG
+from rag.extractive_summary import summarize_text
+from rag.retrieve import article_ranking
+from rag.sentences import split_sentences
+from rag.support import SupportChecker
+
+log = logging.getLogger(__name__)
+KS = (1, 2, 3, 4, 5, 10)
+
+
+@dataclass
+class SuiteResult:
+    """Figures per system (rows) and anything a plot needs."""
+
+    name: str
+    rows: dict[str, dict[str, float]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
+    def wrapper(*args: Any, **kwargs: Any) -> SuiteResult:
+        started = time.perf_counter()
+        result = fn(*args, **kwargs)
+        result.seconds = time.perf_counter() - started
+        return result
+
+    return wrapper
+
+
+@timed
+def retrieval_suite(engine: NewsRAG, queries: list[HighlightQuery], baseline: LlamaIndexDefault | None) -> SuiteResult:
+    """Known-item search: each highlight's gold is its article; rankings are cut at article level."""
+    result = SuiteResult("retrieval")
+    gold = [q.article_id for q in queries]
+    vectors = engine.embedder.encode([q.query for q in queries]).tolist()
+    systems = {
+        "newsrag hybrid": dict(mode="hybrid"),
+        "hybrid (RRF fusion)": dict(mode="hybrid", fusion="rrf", dense_weight=0.5),
+        "BM25 only": dict(mode="bm25"),
+        "dense only": dict(mode="dense"),
+    }
+    for name, options in systems.items():
+        retriever = engine.retriever.with_options(**options)
+        ranked = [article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)]
+        result.rows[name] = retrieval_report(ranked, gold, KS)
+    if baseline is not None:
+        ranked = [article_ranking(baseline.retrieve(q.query, top_k=10)) for q in queries]
+        result.rows[baseline.name] = retrieval_report(ranked, gold, KS)
+    result.notes.append(f"{len(queries)} highlight queries over {len(set(gold))} articles")
+    return result
+
+
+@timed
+def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault | None) -> SuiteResult:
+    """Answer accuracy, citation precision/recall, refusals; follow-ups get their history."""
+    result = SuiteResult("qa")
+    titles = {a.title: a.id for a in engine.catalog.articles()}
+    answerable = [i for i in items if i.answerable]
+    records = []
+    for item in items:
+        answer = engine.ask(item.question, item.history)
+        reply = " ".join(s.text for s in answer.sentences)
+        gold = resolve_gold(item.article, titles)
+        cites = citation_scores([c.passage for c in answer.citations], item.answers) if item.answerable else None
+        records.append(
+            {
+                "id": item.id,
+                "kind": item.kind,
+                "correct": bool(item.answerable and not answer.refused and answer_contains(reply, item.answers)),
+                "refused": answer.refused,
+                "unanswerable": not item.answerable,
+                "cited_gold": any(c.article_id == gold for c in answer.citations),
+                "citation_precision": cites.precision if cites and answer.citations else None,
+                "citation_recall": cites.recall if cites else None,
+                "answer": answer.text,
+            }
+        )
+    result.rows["newsrag extractive"] = _qa_row(records, len(answerable))
+    result.extra["records"] = records
+    if baseline is not None:
+        base_records = []
+        for item in items:
+            reply = baseline.answer(item.question if not item.history else f"{' '.join(item.history)} {item.question}")
+            cites = citation_scores([reply.cited_passage], item.answers) if item.answerable else None
+            base_records.append(
+                {
+                    "kind": item.kind,
+                    "correct": bool(item.answerable and answer_contains(reply.text, item.answers)),
+                    "refused": False,
+                    "unanswerable": not item.answerable,
+                    "cited_gold": reply.cited_article == resolve_gold(item.article, titles),
+                    "citation_precision": cites.precision if cites else None,
+                    "citation_recall": cites.recall if cites else None,
+                }
+            )
+        result.rows[baseline.name] = _qa_row(base_records, len(answerable))
+    kinds = {i.kind for i in items}
+    result.notes.append(f"{len(items)} questions: " + ", ".join(f"{sum(i.kind == k for i in items)} {k}" for k in sorted(kinds)))
+    return result
+
+
+def _qa_row(records: list[dict[str, Any]], answerable: int) -> dict[str, float]:
+    refusals = refusal_scores([(r["refused"], r["unanswerable"]) for r in records])
+    precisions = [r["citation_precision"] for r in records if r["citation_precision"] is not None]
+    recalls = [r["citation_recall"] for r in records if r["citation_recall"] is not None]
+    followups = [r for r in records if r["kind"] == "followup"]
+    return {
+        "answer accuracy": sum(r["correct"] for r in records) / max(answerable, 1),
+        "follow-up accuracy": sum(r["correct"] for r in followups) / max(len(followups), 1),
+        "gold article cited": sum(r["cited_gold"] for r in records if not r["unanswerable"]) / max(answerable, 1),
+        "citation precision": statistics.fmean(precisions) if precisions else 0.0,
+        "citation recall": statistics.fmean(recalls) if recalls else 0.0,
+        "refusal precision": refusals.precision,
+        "refusal recall": refusals.recall,
+    }
+
+
+@timed
+def summary_suite(
+    engine: NewsRAG, articles: dict[str, Any], highlights: dict[str, list[str]], peers: dict[str, dict[str, str]]
+) -> SuiteResult:
+    """ROUGE against the journalists' highlights for our summaries, Lead-3 and the published systems."""
+    from eval.metrics import detokenize_ptb
+
+    result = SuiteResult("summaries")
+    ids = [i for i in highlights if i in articles]
+    refs = [highlights[i] for i in ids]
+    ours = [[s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)] for i in ids]
+    lead = [[s.text for s in split_sentences(articles[i].text)[:3]] for i in ids]
+    result.rows["newsrag extractive (3 sentences)"] = rouge_scores(ours, refs)
+    result.rows["Lead-3"] = rouge_scores(lead, refs)
+    names = {"bart": "BART", "bert_sum": "BertSum", "bus": "BottomUp", "pgn": "Pointer-Generator", "s2s": "Seq2Seq"}
+    for key, label in names.items():
+        have = [i for i in ids if i in peers and key in peers[i]]
+        if have:
+            preds = [[detokenize_ptb(s) for s in _peer_sentences(peers[i][key])] for i in have]
+            result.rows[f"{label} (published)"] = rouge_scores(preds, [highlights[i] for i in have])
+    result.notes.append(f"{len(ids)} articles; ROUGE F1 x100, stemmed, rougeLsum with one sentence per line")
+    return result
+
+
+def _peer_sentences(text: str) -> list[str]:
+    """Peer summaries are tokenised: sentences end with ' .'."""
+    import re
+
+    return [s.strip() for s in re.split(r"(?<=\s[.!?])\s+", text) if s.strip()]
+
+
+@timed
+def faithfulness_suite(
+    engine: NewsRAG, articles: dict[str, Any], peers: dict[str, dict[str, str]], judgements: list[dict[str, Any]]
+) -> SuiteResult:
+    """Claim-support scores of peer summaries against their articles vs FRANK's human factuality."""
+    from eval.metrics import detokenize_ptb
+
+    result = SuiteResult("faithfulness")
+    checker = SupportChecker(engine.embedder.encode)
+    test = [j for j in judgements if j.get("split", "test") == "test" and j["id"] in articles and j["id"] in peers]
+    human = [float(j["factuality"]) for j in test]
+    ours, baseline = [], []
+    by_article: dict[str, list[dict[str, Any]]] = {}
+    for j in test:
+        by_article.setdefault(j["id"], []).append(j)
+    scores: dict[tuple[str, str], float] = {}
+    for article_id, rows in by_article.items():
+        text = articles[article_id].text
+        vectors = engine.embedder.encode([s.text for s in split_sentences(text)] or [text])
+        for j in rows:
+            sentences = [detokenize_ptb(s) for s in _peer_sentences(peers[article_id][j["system"]])]
+            checks = [checker.check(s, text, vectors) for s in sentences] if sentences else []
+            scores[(article_id, j["system"])] = float(np.mean([c.score for c in checks])) if checks else 0.0
+    for j in test:
+        ours.append(scores[(j["id"], j["system"])])
+        baseline.append(unigram_precision(detokenize_ptb(peers[j["id"]][j["system"]]), articles[j["id"]].text))
+    result.rows["newsrag support check"] = {"pearson": pearson(ours, human), "spearman": spearman(ours, human)}
+    result.rows["unigram precision (baseline)"] = {"pearson": pearson(baseline, human), "spearman": spearman(baseline, human)}
+    result.notes.append(f"{len(test)} summaries (FRANK test split) scored against human factuality")
+    return result
+
+
+@timed
+def latency_suite(engine: NewsRAG, items: list[QAItem], repeats: int = 1) -> SuiteResult:
+    """Warm p50/p95 of retrieval alone and of a full answer, in milliseconds."""
+    result = SuiteResult("latency")
+    engine.ask(items[0].question)  # warm the caches and the model
+    retrieval, answers = [], []
+    for _ in range(repeats):
+        for item in items:
+            started = time.perf_counter()
+            engine.retrieve(item.question)
+            retrieval.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            engine.ask(item.question, item.history)
+            answers.append((time.perf_counter() - started) * 1000)
+    for name, samples in (("retrieval", retrieval), ("full answer", answers)):
+        result.rows[name] = {
+            "p50 ms": float(np.percentile(samples, 50)),
+            "p95 ms": float(np.percentile(samples, 95)),
+            "mean ms": float(np.mean(samples)),
+        }
+    result.extra = {"retrieval_ms": retrieval, "answer_ms": answers}
+    result.notes.append(f"{len(answers)} questions, warm, one process")
+    return result
