@@ -1,0 +1,88 @@
+"""Cited answers on the bundled corpus, with the real embedder and index."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from rag.engine import NewsRAG
+
+SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
+FIRST = "How many immigration officers is the government pulling out of Minneapolis?"
+
+
+@pytest.fixture(scope="module")
+def engine(sample_index, embedder):
+    return NewsRAG(sample_index, embedder)
+
+
+def test_answer_cites_the_seed_article_with_exact_offsets(engine):
+    answer = engine.ask(FIRST)
+    assert not answer.refused
+    assert "700" in answer.text
+    assert answer.citations[0].title == SEED_TITLE
+    for citation in answer.citations:
+        article = engine.article(citation.article_id)
+        assert article.text[citation.start : citation.end] == citation.sentence
+        assert citation.sentence in citation.passage
+        assert (
+            article.text[citation.passage_start : citation.passage_start + len(citation.passage)]
+            == citation.passage
+        )
+
+
+def test_every_answer_sentence_is_a_quote_carrying_its_citation(engine):
+    answer = engine.ask("Who took pole position for the Chinese Grand Prix?")
+    assert answer.sentences
+    for sentence in answer.sentences:
+        [n] = sentence.citations
+        assert f"{sentence.text} [{n}]" in answer.text
+        assert answer.citations[n - 1].sentence == sentence.text
+    assert "Hamilton" in answer.text
+
+
+def test_follow_up_uses_the_conversation(engine):
+    answer = engine.ask("What did the mayor say about it?", history=[FIRST])
+    assert not answer.refused
+    assert answer.citations[0].title == SEED_TITLE
+    assert "step in the right direction" in answer.text
+    assert "minneapolis" in answer.retrieval_query.lower()
+
+
+def test_question_outside_the_corpus_is_refused_with_closest_articles(engine):
+    answer = engine.ask("What interest rate did the Bank of England set in April 2015?")
+    assert answer.refused
+    assert answer.text.startswith("The articles don't say")
+    assert answer.sentences == [] and answer.citations == []
+    assert answer.closest
+
+
+def test_json_form_is_the_documented_contract(engine):
+    data = json.loads(json.dumps(engine.ask(FIRST).to_dict()))
+    assert {"question", "answer", "refused", "sentences", "citations", "mode"} <= set(data)
+    assert data["mode"] == "extractive"
+    assert set(data["sentences"][0]) == {"text", "citations", "supported"}
+    assert {"n", "article_id", "title", "source", "published_at", "url", "passage", "start", "end"} <= set(
+        data["citations"][0]
+    )
+
+
+def test_article_summary_is_cited_and_in_article_order(engine):
+    seed = next(a for a in engine.catalog.articles() if a.title == SEED_TITLE)
+    summary = engine.summarize_article(seed.id, 3)
+    starts = [c.start for c in summary.citations]
+    assert len(starts) == 3 and starts == sorted(starts)
+    for c in summary.citations:
+        assert seed.text[c.start : c.end] == c.sentence
+        assert f"[{c.n}]" in summary.text
+
+
+def test_topic_summary_is_a_dated_timeline_with_citations(engine):
+    summary = engine.summarize_topic("Nepal earthquake")
+    assert len(summary.articles) >= 2
+    dates = [a.published_at for a in summary.articles if a.published_at]
+    assert dates == sorted(dates)
+    assert summary.first_date and summary.text.startswith(f"From {len(summary.articles)} articles")
+    for c in summary.citations:
+        assert engine.article(c.article_id).text[c.start : c.end] == c.sentence

@@ -1,0 +1,64 @@
+"""Hybrid retrieval on the bundled corpus: it must beat each single retriever, and filters must hold."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.datasets import highlight_queries
+from eval.metrics import retrieval_report
+from rag.engine import NewsRAG
+from rag.filters import Filters
+from rag.retrieve import article_ranking, diversify
+
+
+@pytest.fixture(scope="module")
+def engine(sample_index, embedder):
+    return NewsRAG(sample_index, embedder)
+
+
+def test_hybrid_beats_bm25_and_dense_on_highlight_queries(engine):
+    # A fixed subset: every other highlight of the 914 (457 queries), gold = its article.
+    queries = highlight_queries()[::2]
+    gold = [q.article_id for q in queries]
+    vectors = engine.embedder.encode([q.query for q in queries]).tolist()
+    scores = {}
+    for mode in ("hybrid", "bm25", "dense"):
+        retriever = engine.retriever.with_options(mode=mode)
+        ranked = [
+            article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)
+        ]
+        scores[mode] = retrieval_report(ranked, gold)
+    assert scores["hybrid"]["mrr@10"] > scores["bm25"]["mrr@10"] > scores["dense"]["mrr@10"]
+    assert scores["hybrid"]["recall@1"] >= scores["bm25"]["recall@1"]
+    assert scores["hybrid"]["recall@5"] >= max(scores["bm25"]["recall@5"], scores["dense"]["recall@5"])
+
+
+def test_source_and_date_filters_apply_before_the_cut(engine):
+    hits = engine.retrieve("earthquake in Nepal", Filters(sources=("Daily Mail",)), top_k=5)
+    assert hits and all(h.node.metadata["source"] == "Daily Mail" for h in hits)
+    dated = engine.retrieve(
+        "earthquake in Nepal", Filters(date_from="2015-04-26", date_to="2015-04-30"), top_k=5
+    )
+    assert dated and all("2015-04-26" <= h.node.metadata["published_at"][:10] <= "2015-04-30" for h in dated)
+    assert any("Nepal" in h.node.get_content() for h in dated)
+
+
+def test_filter_that_matches_nothing_returns_nothing(engine):
+    assert engine.retrieve("Nepal", Filters(sources=("No Such Paper",))) == []
+
+
+def test_one_article_does_not_fill_every_slot(engine):
+    hits = engine.retrieve("Nepal earthquake death toll rescue", top_k=6)
+    per_article = {}
+    for h in hits:
+        per_article[h.node.ref_doc_id] = per_article.get(h.node.ref_doc_id, 0) + 1
+    assert max(per_article.values()) <= engine.settings.max_chunks_per_article
+    assert len(per_article) >= 3
+
+
+def test_diversify_keeps_rank_order(engine):
+    ranked = engine.retriever.ranked("Nepal earthquake")
+    kept = diversify(ranked, 4, 1)
+    positions = [ranked.index(k) for k in kept]
+    assert positions == sorted(positions)
+    assert len({k.node.ref_doc_id for k in kept}) == len(kept)

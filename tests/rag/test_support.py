@@ -1,0 +1,45 @@
+"""The claim-support check on hand cases: a changed number or name must not pass."""
+
+import pytest
+
+from rag.support import SupportChecker
+
+PASSAGE = (
+    "Tom Homan, the White House border czar, said on Wednesday that the federal government would "
+    "immediately withdraw 700 law enforcement officers from Minneapolis. About 2,000 officers and agents "
+    "would be left in the state, Mr. Homan said."
+)
+
+
+@pytest.fixture(scope="module")
+def checker(embedder):
+    return SupportChecker(embedder.encode)
+
+
+def test_quote_is_supported(checker):
+    assert checker.check(
+        "About 2,000 officers and agents would be left in the state, Mr. Homan said.", PASSAGE
+    ).supported
+
+
+def test_paraphrase_scores_above_contradiction(checker):
+    paraphrase = checker.check(
+        "The government will pull 700 officers out of Minneapolis, Homan said.", PASSAGE
+    )
+    wrong_person = checker.check(
+        "Mayor Jacob Frey said the government would send 700 more officers to Texas.", PASSAGE
+    )
+    assert paraphrase.score > wrong_person.score
+    assert not wrong_person.supported
+
+
+def test_invented_number_fails(checker):
+    result = checker.check("The federal government would withdraw 900 officers from Minneapolis.", PASSAGE)
+    assert result.missing_numbers == ["900"]
+    assert not result.supported
+
+
+def test_unrelated_claim_fails(checker):
+    assert not checker.check(
+        "Lewis Hamilton took pole position for the Chinese Grand Prix.", PASSAGE
+    ).supported
