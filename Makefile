@@ -1,0 +1,49 @@
+# Every target installs what it needs into .venv first, so a clean clone needs only Python.
+VENV ?= .venv
+BIN := $(VENV)/bin
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: install run test test-fast lint bench eval eval-quick browser clean
+
+$(BIN)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# CPU torch first: a bare torch requirement would pull a multi-GB CUDA build.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# The browser tests drive Debian's Chromium; install it when missing (needs root, as CI has).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+
+run: install
+	$(BIN)/newsrag serve
+
+test: install browser
+	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
+
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow" --deselect tests/ui/test_browser.py
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install
+	$(BIN)/python -m eval.bench_ingest
+
+eval: install
+	$(BIN)/newsrag eval
+
+eval-quick: install
+	$(BIN)/newsrag eval --quick
+
+clean:
+	rm -rf .newsrag eval-reports test-artifacts .pytest_cache
