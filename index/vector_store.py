@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +38,7 @@ class FaissArticleStore(BasePydanticVectorStore):
     _next_id: int = PrivateAttr(default=0)
 
     def __init__(self, dimension: int, index: Any = None) -> None:
-        super().__init__()
+        super().__init__(stores_text=False)
         self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
     @classmethod
@@ -55,7 +56,7 @@ class FaissArticleStore(BasePydanticVectorStore):
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
-    def add(self, nodes: list[BaseNode], **kwargs: Any) -> list[str]:
+    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         if not nodes:
             return []
         vectors = np.asarray([n.get_embedding() for n in nodes], dtype="float32")
@@ -94,7 +95,7 @@ class FaissArticleStore(BasePydanticVectorStore):
             )
             if len(allowed) == 0:
                 return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
+            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
         k = min(query.similarity_top_k, len(self))
         scores, ids = self._index.search(vector, k, params=params)
         hits = [

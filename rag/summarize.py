@@ -78,8 +78,8 @@ def summarize_topic(
     topic_vector = embed([topic])[0]
     by_article: dict[str, list[tuple[int, int]]] = {}
     for hit in hits:
-        span = (hit.node.start_char_idx or 0, hit.node.end_char_idx or 0)  # type: ignore[attr-defined]
-        by_article.setdefault(hit.node.ref_doc_id or "", []).append(span)
+        bounds = (hit.node.start_char_idx or 0, hit.node.end_char_idx or 0)  # type: ignore[attr-defined]
+        by_article.setdefault(hit.node.ref_doc_id or "", []).append(bounds)
     picked: list[tuple[Article, list[tuple[int, SentenceSpan, float]]]] = []
     chosen_vectors: list[np.ndarray] = []
     best_overall = 0.0
@@ -112,12 +112,17 @@ def summarize_topic(
     picked.sort(key=lambda p: (p[0].published_at is None, p[0].published_at or ""))
     citations: list[Citation] = []
     parts: list[AnswerSentence] = []
+    lines: list[str] = []
     for art, keep in picked:
         sentences = splits.get(art)
+        cited = []
         for i, span, _ in keep:
             n = len(citations) + 1
             citations.append(cite(n, art, span, neighbourhood(sentences, i)))
             parts.append(AnswerSentence(span.text, [n]))
+            cited.append(f"{span.text} [{n}]")
+        date = (art.published_at or "")[:10] or "undated"
+        lines.append(f"- {date}, {art.source or 'unknown source'}: {' '.join(cited)}")
     dates = sorted(a.published_at[:10] for a, _ in picked if a.published_at)
     first, last = (dates[0], dates[-1]) if dates else (None, None)
     count = len(picked)
@@ -125,13 +130,5 @@ def summarize_topic(
     undated = sum(1 for a, _ in picked if not a.published_at)
     header = f"From {count} article{'s' if count != 1 else ''}{span_text}"
     header += f" ({undated} undated)" if undated and first else ""
-    lines = []
-    for art, keep in picked:
-        date = (art.published_at or "")[:10] or "undated"
-        cited = " ".join(
-            f"{span.text} [{next(c.n for c in citations if c.article_id == art.id and c.start == span.start)}]"
-            for _, span, _ in keep
-        )
-        lines.append(f"- {date}, {art.source or 'unknown source'}: {cited}")
     text = header + ":\n" + "\n".join(lines) if picked else f"The articles don't cover “{topic}”."
     return Summary(text, parts, citations, [source_of(a) for a, _ in picked], topic, first, last)

@@ -294,12 +294,33 @@ def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> 
 
 @cli.command(name="eval")
 @click.option("--quick", is_flag=True, help="A deterministic subset, fast enough for CI.")
-@click.option("--dataset", type=click.Path(exists=True, file_okay=False, path_type=Path), help="Your own data set folder (same formats) or MultiHop-RAG.")
-@click.option("--suite", "suites", multiple=True, type=click.Choice(["retrieval", "qa", "summaries", "faithfulness", "latency"]), help="Run only these suites (repeatable).")
-@click.option("--baseline", type=click.Choice(["llamaindex-default", "none"]), default="llamaindex-default", show_default=True)
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="Report folder (default: eval-reports/<time>).")
+@click.option(
+    "--dataset",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Your own data set folder (same formats) or MultiHop-RAG.",
+)
+@click.option(
+    "--suite",
+    "suites",
+    multiple=True,
+    type=click.Choice(["retrieval", "qa", "summaries", "faithfulness", "latency"]),
+    help="Run only these suites (repeatable).",
+)
+@click.option(
+    "--baseline",
+    type=click.Choice(["llamaindex-default", "none"]),
+    default="llamaindex-default",
+    show_default=True,
+)
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default: eval-reports/<time>).",
+)
 @click.pass_obj
-def evaluate(obj: Context, quick: bool, dataset: Path | None, suites: tuple[str, ...], baseline: str, out: Path | None) -> None:
+def evaluate(
+    obj: Context, quick: bool, dataset: Path | None, suites: tuple[str, ...], baseline: str, out: Path | None
+) -> None:
     """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
     from datetime import datetime
 
