@@ -30,7 +30,9 @@ class LlamaIndexDefault:
 
     name = "llamaindex-default"
 
-    def __init__(self, articles: list[Article], embedder: SentenceTransformerEmbedding, top_k: int = 2) -> None:
+    def __init__(
+        self, articles: list[Article], embedder: SentenceTransformerEmbedding, top_k: int = 2
+    ) -> None:
         self.embedder = embedder
         documents = [Document(id_=a.id, text=a.text, metadata={"title": a.title}) for a in articles]
         self.index = VectorStoreIndex.from_documents(documents, embed_model=embedder)
@@ -45,6 +47,8 @@ class LlamaIndexDefault:
         sentences = [(s.text, n) for n in nodes for s in split_sentences(n.node.get_content())]
         if not sentences:
             return BaselineAnswer("", None, "")
-        scores = self.embedder.encode([s for s, _ in sentences]) @ np.asarray(self.embedder.get_query_embedding(question))
+        scores = self.embedder.encode([s for s, _ in sentences]) @ np.asarray(
+            self.embedder.get_query_embedding(question)
+        )
         text, node = sentences[int(np.argmax(scores))]
         return BaselineAnswer(text, node.node.ref_doc_id, node.node.get_content())

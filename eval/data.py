@@ -31,7 +31,9 @@ class EvalData:
     def fingerprint(self) -> str:
         """Hash of the corpus files: the report says exactly which data it measured."""
         digest = hashlib.sha256()
-        for path in sorted(p for root in self.corpus for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file()):
+        for path in sorted(
+            p for root in self.corpus for p in ([root] if root.is_file() else root.rglob("*")) if p.is_file()
+        ):
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
         return digest.hexdigest()[:12]

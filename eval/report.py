@@ -43,7 +43,10 @@ TITLES = {
 
 def write_report(out: Path, header: dict[str, Any], results: list[SuiteResult]) -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    payload = {"settings": header, "suites": {r.name: {k: v for k, v in asdict(r).items() if k != "extra"} for r in results}}
+    payload = {
+        "settings": header,
+        "suites": {r.name: {k: v for k, v in asdict(r).items() if k != "extra"} for r in results},
+    }
     for r in results:
         if r.name == "qa" and "records" in r.extra:
             payload["suites"]["qa"]["records"] = r.extra["records"]

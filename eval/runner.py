@@ -103,7 +103,11 @@ def multihop_suite(engine: NewsRAG, data: EvalData) -> SuiteResult:
     assert data.multihop is not None
     result = SuiteResult("multihop")
     queries = data.multihop.retrieval_queries()
-    for name, options in {"newsrag hybrid": {}, "BM25 only": {"mode": "bm25"}, "dense only": {"mode": "dense"}}.items():
+    for name, options in {
+        "newsrag hybrid": {},
+        "BM25 only": {"mode": "bm25"},
+        "dense only": {"mode": "dense"},
+    }.items():
         retriever = engine.retriever.with_options(top_k=10, per_article=10, **options)
         retrieved = [[h.node.get_content() for h in retriever.ranked(q.query)[:10]] for q in queries]
         result.rows[name] = multihop_metrics(retrieved, [q.facts for q in queries])

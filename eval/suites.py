@@ -55,7 +55,9 @@ def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
 
 
 @timed
-def retrieval_suite(engine: NewsRAG, queries: list[HighlightQuery], baseline: LlamaIndexDefault | None) -> SuiteResult:
+def retrieval_suite(
+    engine: NewsRAG, queries: list[HighlightQuery], baseline: LlamaIndexDefault | None
+) -> SuiteResult:
     """Known-item search: each highlight's gold is its article; rankings are cut at article level."""
     result = SuiteResult("retrieval")
     gold = [q.article_id for q in queries]
@@ -68,7 +70,9 @@ def retrieval_suite(engine: NewsRAG, queries: list[HighlightQuery], baseline: Ll
     }
     for name, options in systems.items():
         retriever = engine.retriever.with_options(**options)
-        ranked = [article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)]
+        ranked = [
+            article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)
+        ]
         result.rows[name] = retrieval_report(ranked, gold, KS)
     if baseline is not None:
         ranked = [article_ranking(baseline.retrieve(q.query, top_k=10)) for q in queries]
@@ -88,12 +92,16 @@ def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault |
         answer = engine.ask(item.question, item.history)
         reply = " ".join(s.text for s in answer.sentences)
         gold = resolve_gold(item.article, titles)
-        cites = citation_scores([c.passage for c in answer.citations], item.answers) if item.answerable else None
+        cites = (
+            citation_scores([c.passage for c in answer.citations], item.answers) if item.answerable else None
+        )
         records.append(
             {
                 "id": item.id,
                 "kind": item.kind,
-                "correct": bool(item.answerable and not answer.refused and answer_contains(reply, item.answers)),
+                "correct": bool(
+                    item.answerable and not answer.refused and answer_contains(reply, item.answers)
+                ),
                 "refused": answer.refused,
                 "unanswerable": not item.answerable,
                 "cited_gold": any(c.article_id == gold for c in answer.citations),
@@ -107,7 +115,9 @@ def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault |
     if baseline is not None:
         base_records = []
         for item in items:
-            reply = baseline.answer(item.question if not item.history else f"{' '.join(item.history)} {item.question}")
+            reply = baseline.answer(
+                item.question if not item.history else f"{' '.join(item.history)} {item.question}"
+            )
             cites = citation_scores([reply.cited_passage], item.answers) if item.answerable else None
             base_records.append(
                 {
@@ -122,7 +132,10 @@ def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault |
             )
         result.rows[baseline.name] = _qa_row(base_records, len(answerable))
     kinds = {i.kind for i in items}
-    result.notes.append(f"{len(items)} questions: " + ", ".join(f"{sum(i.kind == k for i in items)} {k}" for k in sorted(kinds)))
+    result.notes.append(
+        f"{len(items)} questions: "
+        + ", ".join(f"{sum(i.kind == k for i in items)} {k}" for k in sorted(kinds))
+    )
     return result
 
 
@@ -134,7 +147,8 @@ def _qa_row(records: list[dict[str, Any]], answerable: int) -> dict[str, float]:
     return {
         "answer accuracy": sum(r["correct"] for r in records) / max(answerable, 1),
         "follow-up accuracy": sum(r["correct"] for r in followups) / max(len(followups), 1),
-        "gold article cited": sum(r["cited_gold"] for r in records if not r["unanswerable"]) / max(answerable, 1),
+        "gold article cited": sum(r["cited_gold"] for r in records if not r["unanswerable"])
+        / max(answerable, 1),
         "citation precision": statistics.fmean(precisions) if precisions else 0.0,
         "citation recall": statistics.fmean(recalls) if recalls else 0.0,
         "refusal precision": refusals.precision,
@@ -144,7 +158,10 @@ def _qa_row(records: list[dict[str, Any]], answerable: int) -> dict[str, float]:
 
 @timed
 def summary_suite(
-    engine: NewsRAG, articles: dict[str, Any], highlights: dict[str, list[str]], peers: dict[str, dict[str, str]]
+    engine: NewsRAG,
+    articles: dict[str, Any],
+    highlights: dict[str, list[str]],
+    peers: dict[str, dict[str, str]],
 ) -> SuiteResult:
     """ROUGE against the journalists' highlights for our summaries, Lead-3 and the published systems."""
     from eval.metrics import detokenize_ptb
@@ -152,11 +169,20 @@ def summary_suite(
     result = SuiteResult("summaries")
     ids = [i for i in highlights if i in articles]
     refs = [highlights[i] for i in ids]
-    ours = [[s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)] for i in ids]
+    ours = [
+        [s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)]
+        for i in ids
+    ]
     lead = [[s.text for s in split_sentences(articles[i].text)[:3]] for i in ids]
     result.rows["newsrag extractive (3 sentences)"] = rouge_scores(ours, refs)
     result.rows["Lead-3"] = rouge_scores(lead, refs)
-    names = {"bart": "BART", "bert_sum": "BertSum", "bus": "BottomUp", "pgn": "Pointer-Generator", "s2s": "Seq2Seq"}
+    names = {
+        "bart": "BART",
+        "bert_sum": "BertSum",
+        "bus": "BottomUp",
+        "pgn": "Pointer-Generator",
+        "s2s": "Seq2Seq",
+    }
     for key, label in names.items():
         have = [i for i in ids if i in peers and key in peers[i]]
         if have:
@@ -175,14 +201,19 @@ def _peer_sentences(text: str) -> list[str]:
 
 @timed
 def faithfulness_suite(
-    engine: NewsRAG, articles: dict[str, Any], peers: dict[str, dict[str, str]], judgements: list[dict[str, Any]]
+    engine: NewsRAG,
+    articles: dict[str, Any],
+    peers: dict[str, dict[str, str]],
+    judgements: list[dict[str, Any]],
 ) -> SuiteResult:
     """Claim-support scores of peer summaries against their articles vs FRANK's human factuality."""
     from eval.metrics import detokenize_ptb
 
     result = SuiteResult("faithfulness")
     checker = SupportChecker(engine.embedder.encode)
-    test = [j for j in judgements if j.get("split", "test") == "test" and j["id"] in articles and j["id"] in peers]
+    test = [
+        j for j in judgements if j.get("split", "test") == "test" and j["id"] in articles and j["id"] in peers
+    ]
     human = [float(j["factuality"]) for j in test]
     ours, baseline = [], []
     by_article: dict[str, list[dict[str, Any]]] = {}
@@ -198,9 +229,17 @@ def faithfulness_suite(
             scores[(article_id, j["system"])] = float(np.mean([c.score for c in checks])) if checks else 0.0
     for j in test:
         ours.append(scores[(j["id"], j["system"])])
-        baseline.append(unigram_precision(detokenize_ptb(peers[j["id"]][j["system"]]), articles[j["id"]].text))
-    result.rows["newsrag support check"] = {"pearson": pearson(ours, human), "spearman": spearman(ours, human)}
-    result.rows["unigram precision (baseline)"] = {"pearson": pearson(baseline, human), "spearman": spearman(baseline, human)}
+        baseline.append(
+            unigram_precision(detokenize_ptb(peers[j["id"]][j["system"]]), articles[j["id"]].text)
+        )
+    result.rows["newsrag support check"] = {
+        "pearson": pearson(ours, human),
+        "spearman": spearman(ours, human),
+    }
+    result.rows["unigram precision (baseline)"] = {
+        "pearson": pearson(baseline, human),
+        "spearman": spearman(baseline, human),
+    }
     result.notes.append(f"{len(test)} summaries (FRANK test split) scored against human factuality")
     return result
 
