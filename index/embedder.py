@@ -100,16 +100,4 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return self.encode(texts).tolist()
 
 
-class EmbedderCache:
-    """One embedder per model name for a process: loading costs seconds, so it happens once."""
-
-    def __init__(self) -> None:
-        self._models: dict[str, SentenceTransformerEmbedding] = {}
-
-    def get(self, name: str, batch_size: int = 64) -> SentenceTransformerEmbedding:
-        if name not in self._models:
-            self._models[name] = SentenceTransformerEmbedding(name, batch_size=batch_size)
-        return self._models[name]
-
-
-__all__ = ["SentenceTransformerEmbedding", "EmbedderCache", "resolve_model_path"]
+__all__ = ["SentenceTransformerEmbedding", "resolve_model_path"]

@@ -6,7 +6,6 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 
@@ -170,9 +169,3 @@ def remove(settings: Settings, article_ids: list[str]) -> IngestReport:
             save_snapshot(settings.index_dir, snapshot)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def default_paths() -> list[str]:
-    from index.settings import SAMPLE_CORPUS
-
-    return [str(Path(SAMPLE_CORPUS))]
