@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -124,15 +125,24 @@ class SentenceVectors:
     def __init__(self, embedder: SentenceTransformerEmbedding, maxsize: int = 20000) -> None:
         self.embedder, self.maxsize = embedder, maxsize
         self._cache: dict[tuple[str, int, int], np.ndarray] = {}
+        self._lock = threading.Lock()  # the chat answers several people at once
 
     def get(self, keyed: list[tuple[tuple[str, int, int], str]]) -> np.ndarray:
-        missing = [(k, t) for k, t in keyed if k not in self._cache]
+        if not keyed:
+            return np.zeros((0, 1), dtype="float32")
+        with self._lock:
+            found = {k: self._cache[k] for k, _ in keyed if k in self._cache}
+        missing = [(k, t) for k, t in keyed if k not in found]
         if missing:
-            if len(self._cache) + len(missing) > self.maxsize:
-                self._cache.clear()
-            for (k, _), v in zip(missing, self.embedder.encode([t for _, t in missing]), strict=True):
-                self._cache[k] = v
-        return np.vstack([self._cache[k] for k, _ in keyed]) if keyed else np.zeros((0, 1), dtype="float32")
+            fresh = dict(
+                zip([k for k, _ in missing], self.embedder.encode([t for _, t in missing]), strict=True)
+            )
+            found.update(fresh)
+            with self._lock:
+                if len(self._cache) + len(fresh) > self.maxsize:
+                    self._cache.clear()
+                self._cache.update(fresh)
+        return np.vstack([found[k] for k, _ in keyed])
 
 
 class ExtractiveSynthesizer(BaseSynthesizer):
