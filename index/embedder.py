@@ -15,6 +15,7 @@ from index.settings import BUNDLED_EMBEDDER
 
 log = logging.getLogger(__name__)
 
+LLAMA_INDEX_GROUP = 2048
 BUNDLED_ALIASES = {BUNDLED_EMBEDDER, f"sentence-transformers/{BUNDLED_EMBEDDER}", "bundled"}
 
 
@@ -35,7 +36,9 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     _loaded: Any = PrivateAttr(default=None)
 
     def __init__(self, model_name: str = BUNDLED_EMBEDDER, batch_size: int = 64, **kwargs: Any) -> None:
-        super().__init__(model_name=model_name, embed_batch_size=batch_size, **kwargs)
+        # LlamaIndex hands over texts in groups of embed_batch_size; give sentence-transformers large
+        # groups so it can sort them by length and pad less (its own batches stay `batch_size`).
+        super().__init__(model_name=model_name, embed_batch_size=LLAMA_INDEX_GROUP, **kwargs)
         self._model_name = model_name
         self._batch_size = batch_size
 

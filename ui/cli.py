@@ -288,8 +288,16 @@ def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> 
         click.echo(report.summary())
     from ui.app import serve as launch
 
-    click.echo(f"NewsRAG on http://{host}:{port} (Ctrl-C to stop)")
-    launch(_engine(obj), obj.settings, host=host, port=port, share=share, auth=credentials)
+    try:
+        demo, url = launch(
+            _engine(obj), obj.settings, host=host, port=port, share=share, auth=credentials, block=False
+        )
+    except OSError as exc:
+        taken = "empty port" in str(exc)
+        reason = f"port {port} is in use" if taken else str(exc)
+        raise click.ClickException(f"cannot serve on {host}:{port}: {reason}; pick another --port") from exc
+    click.echo(f"NewsRAG is ready at {url} (Ctrl-C to stop)")
+    demo.block_thread()
 
 
 @cli.command(name="eval")

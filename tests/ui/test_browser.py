@@ -1,0 +1,199 @@
+"""The app in a real Chromium: ask, follow up, upload an article and ask about it, markup stays text.
+
+Needs Debian's chromium at /usr/bin/chromium (apt-get install chromium); Playwright drives it.
+Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-dev-shm-usage",
+    "--disable-component-update",
+    "--disable-sync",
+]
+SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
+WAIT = 60_000  # ms; answers take a few seconds on a busy 2-core machine
+
+GOAT = """The village of Little Pemberton elected a goat named Clementine as its honorary mayor on Tuesday, after she won 412 of the 700 votes cast in a charity election.
+Clementine, a four-year-old Nubian goat, beat a retired postman and a golden retriever named Biscuit for the ceremonial post.
+The election raised 3,800 dollars for the village library, organisers said.
+"She has a calm temperament and she eats the weeds in the town square," said Margaret Ollerton, who ran the campaign.
+The post Goat Named Clementine Elected Honorary Mayor of Little Pemberton appeared first on Valley Gazette.
+"""
+GOAT_TITLE = "Goat Named Clementine Elected Honorary Mayor of Little Pemberton"
+SCRIPT = "<script>window.__pwned=1</script>"
+IMG = '<img src=x onerror="window.__pwned=2">'
+MALICIOUS = f"""The Zarnovia harbour council voted on Monday to rebuild the old swing bridge {SCRIPT} for 14 million crowns.
+Councillor Ilse Varga said the bridge plan {IMG} was the largest public works project in Zarnovia's history.
+Work on the swing bridge will begin in the spring and take three years, the council said.
+The post {SCRIPT}Zarnovia Council {IMG} Bridge Vote appeared first on Harbour Times.
+"""
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="needs Debian chromium: apt-get install chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def page(app_server, artifacts):
+    from playwright.sync_api import sync_playwright
+
+    url, _ = app_server
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(url)
+        page.wait_for_selector("#nr-chat", timeout=WAIT)
+        page.errors = errors  # type: ignore[attr-defined]
+        yield page
+        browser.close()
+
+
+def ask(page, question: str, answered: bool = True):
+    """Send a question and wait for the reply to finish; returns the last bot message."""
+    from playwright.sync_api import expect
+
+    replies = page.locator('#nr-chat [data-testid="bot"]')
+    before = replies.count()
+    box = page.locator("#nr-question textarea")
+    box.fill(question)
+    box.press("Enter")
+    expect(replies).to_have_count(before + 1, timeout=WAIT)
+    if answered:  # the source panel follows answers and refusals, not notices about the input
+        expect(page.locator("#nr-sources .nr-question")).to_contain_text(question, timeout=WAIT)
+    expect(box).to_be_editable(timeout=WAIT)  # the textbox is given back when the stream ends
+    return replies.last
+
+
+def upload(page, path: Path) -> str:
+    from playwright.sync_api import expect
+
+    page.get_by_role("tab", name="Add articles").click()
+    page.locator("#nr-upload input[type=file]").set_input_files(str(path))
+    page.locator("#nr-upload").get_by_text(path.name).first.wait_for(timeout=WAIT)
+    page.locator("#nr-add").click()
+    result = page.locator("#nr-ingest-result")
+    expect(result).to_contain_text("1 new", timeout=WAIT)
+    return result.inner_text()
+
+
+def test_ask_then_follow_up_with_source_cards(page, artifacts):
+    from playwright.sync_api import expect
+
+    reply = ask(page, "How many immigration officers is the government pulling out of Minneapolis?")
+    expect(reply).to_contain_text("700")
+    expect(reply).to_contain_text("[1]")
+    card = page.locator("#nr-sources .nr-card").first
+    expect(card).to_contain_text("[1]")
+    expect(card).to_contain_text(SEED_TITLE)
+    expect(card.locator("mark")).to_contain_text("700")
+    page.screenshot(path=str(artifacts / "chat-answer.png"))
+
+    reply = ask(page, "What did the mayor say about it?")
+    expect(reply).to_contain_text("step in the right direction")
+    expect(page.locator("#nr-sources mark").first).to_contain_text("step in the right direction")
+    assert page.locator('#nr-chat [data-testid="user"]').count() == 2
+    page.screenshot(path=str(artifacts / "followup.png"))
+
+
+def test_refusal_looks_different_and_lists_closest_articles(page):
+    from playwright.sync_api import expect
+
+    reply = ask(page, "What interest rate did the Bank of England set in April 2015?")
+    expect(reply.locator("blockquote")).to_contain_text("The articles don't say")
+    expect(page.locator("#nr-sources .nr-refusal-head")).to_be_visible()
+    assert page.locator("#nr-sources .nr-closest").count() >= 1
+
+
+def test_an_unreadable_filter_date_is_said_in_the_chat_which_stays_usable(page):
+    from playwright.sync_api import expect
+
+    page.get_by_text("Answer settings").first.click()
+    date_from = page.get_by_label("From date").first
+    date_from.fill("April 2015")
+    reply = ask(page, "What did the mayor say?", answered=False)
+    expect(reply.locator("blockquote")).to_contain_text("'April 2015' is not a date")
+    date_from.fill("")
+    page.get_by_text("Answer settings").first.click()
+
+
+def test_another_visitor_has_their_own_conversation(page, app_server):
+    other = page.context.browser.new_page()
+    try:
+        other.goto(app_server[0])
+        other.wait_for_selector("#nr-chat", timeout=WAIT)
+        assert other.locator('#nr-chat [data-testid="user"]').count() == 0
+        assert other.locator("#nr-sources .nr-card").count() == 0
+    finally:
+        other.close()
+    assert page.locator('#nr-chat [data-testid="user"]').count() == 4
+
+
+def test_uploaded_article_is_answerable_at_once(page, artifacts, tmp_path):
+    from playwright.sync_api import expect
+
+    story = tmp_path / "goat-mayor.txt"
+    story.write_text(GOAT)
+    page.get_by_role("tab", name="Add articles").click()
+    page.locator("#nr-upload input[type=file]").set_input_files(str(story))
+    page.locator("#nr-upload").get_by_text(story.name).first.wait_for(timeout=WAIT)
+    page.locator("#nr-add").click()
+
+    page.get_by_role("tab", name="Ask").click()  # the chat keeps working while the upload is indexed
+    page.get_by_role("button", name="Clear conversation").click()
+    expect(page.locator('#nr-chat [data-testid="user"]')).to_have_count(0)
+    expect(ask(page, "What did the mayor of Minneapolis say?")).to_contain_text("step in the right direction")
+
+    page.get_by_role("tab", name="Add articles").click()
+    result = page.locator("#nr-ingest-result")
+    expect(result).to_contain_text("1 new", timeout=WAIT)
+    assert "0 failed" in result.inner_text() and GOAT_TITLE in result.inner_text()
+    page.screenshot(path=str(artifacts / "upload.png"))
+
+    page.get_by_role("tab", name="Ask").click()
+    page.get_by_role("button", name="Clear conversation").click()
+    expect(page.locator('#nr-chat [data-testid="user"]')).to_have_count(0)
+    reply = ask(page, "Who was elected honorary mayor of Little Pemberton?")
+    expect(reply).to_contain_text("Clementine")
+    expect(reply).to_contain_text("[1]")
+    expect(page.locator("#nr-sources .nr-card").first).to_contain_text(GOAT_TITLE)
+    page.screenshot(path=str(artifacts / "upload-answer.png"))
+
+
+def test_markup_in_an_article_is_shown_as_text_never_run(page, artifacts, tmp_path):
+    from playwright.sync_api import expect
+
+    story = tmp_path / "council.txt"
+    story.write_text(MALICIOUS)
+    upload(page, story)
+
+    page.get_by_role("tab", name="Ask").click()
+    reply = ask(page, "What did the Zarnovia harbour council vote to rebuild?")
+    expect(reply).to_contain_text(SCRIPT)
+    expect(page.locator("#nr-sources .nr-title").first).to_contain_text(f"{SCRIPT}Zarnovia Council {IMG}")
+    page.screenshot(path=str(artifacts / "xss-chat.png"))
+
+    page.get_by_role("tab", name="Browse articles").click()
+    page.get_by_label("Search titles").fill("Zarnovia")
+    row = page.locator("#nr-articles").get_by_text("Bridge Vote").filter(visible=True).first
+    expect(row).to_contain_text(SCRIPT)
+    row.click()
+    article = page.locator("#nr-article .nr-article")
+    expect(article).to_contain_text(f"{SCRIPT}Zarnovia Council {IMG} Bridge Vote", timeout=WAIT)
+    expect(article).to_contain_text(f"the bridge plan {IMG} was")
+    page.screenshot(path=str(artifacts / "xss.png"))
+
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert page.locator("#nr-article script, #nr-article img, #nr-sources img, #nr-chat script").count() == 0
+    assert not page.errors  # type: ignore[attr-defined]

@@ -1,0 +1,529 @@
+"""The Gradio app: a chat over the index with source cards, a corpus browser and an upload tab.
+
+Presentation only: answers, summaries and ingests come from rag/ and index/; ui/render.py
+turns them into escaped HTML and markdown. Run it with `newsrag serve`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import gradio as gr
+
+from index.errors import NewsRagError
+from index.ingest import ingest
+from index.settings import Settings
+from rag.engine import NewsRAG
+from rag.filters import Filters
+from ui import render
+
+EXAMPLES = [
+    "How many immigration officers is the government pulling out of Minneapolis?",
+    "Who took pole position for the Chinese Grand Prix?",
+    "What did B.B. King's doctors say about his health?",
+]
+ACCEPTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".xml", ".rss", ".atom")
+MAX_UPLOAD_MB = 20
+CHAT_CONCURRENCY = 4
+STREAM_PAUSE = 0.04  # seconds between streamed sentences, enough for the eye to follow
+EXTRACTIVE = "extractive"
+
+INTRO = (
+    "Ask about the news in the index. Every sentence of an answer is quoted from an article and cited "
+    "**[n]** to the source card beside the chat, its sentence highlighted. Follow-ups such as "
+    "*\u201cWhat did the mayor say about it?\u201d* use your earlier questions."
+)
+
+CSS = """
+.nr-sources { display: flex; flex-direction: column; gap: 10px; }
+.nr-question { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.nr-card { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  background: var(--background-fill-secondary); }
+.nr-card-head { font-weight: 600; line-height: 1.35; }
+.nr-n { color: var(--color-accent); margin-right: 2px; }
+.nr-meta { font-size: 0.85em; color: var(--body-text-color-subdued); margin: 2px 0 6px; }
+.nr-meta a { color: var(--link-text-color); }
+.nr-passage { font-size: 0.9em; line-height: 1.5; max-height: 15em; overflow-y: auto; }
+.nr-passage mark, .nr-summary mark, .nr-article mark { background: #fde68a; color: #1f2937; padding: 0 2px; border-radius: 3px; }
+.nr-refusal-head { background: #fff7ed; border: 1px solid #fdba74; color: #9a3412; padding: 8px 10px;
+  border-radius: 8px; font-weight: 600; }
+.nr-closest { border-style: dashed; }
+.nr-empty { color: var(--body-text-color-subdued); font-style: italic; padding: 8px 2px; }
+#nr-chat blockquote { border-left: 4px solid #f97316; background: #fff7ed; color: #9a3412;
+  padding: 6px 10px; margin: 0; }
+.nr-article h2 { margin: 0 0 4px; font-size: 1.25em; }
+.nr-article-text p, .nr-summary-text p { margin: 0 0 0.6em; line-height: 1.55; }
+.nr-summary { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
+  margin-bottom: 12px; background: var(--background-fill-secondary); }
+.nr-summary h3 { margin: 0 0 4px; }
+.nr-summary .nr-card { margin-top: 6px; background: var(--background-fill-primary); }
+.nr-id { margin-top: 10px; }
+"""
+
+# System fonts only: the app makes no request outside the machine it runs on.
+THEME = gr.themes.Soft(
+    primary_hue="blue",
+    font=["ui-sans-serif", "system-ui", "Segoe UI", "Roboto", "sans-serif"],
+    font_mono=["ui-monospace", "SFMono-Regular", "monospace"],
+)
+
+
+def message_text(content: Any) -> str:
+    """The text of a chat message, whether Gradio hands it over as a string or as content blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return str(content.get("text") or "")
+    if isinstance(content, list | tuple):
+        return " ".join(message_text(c) for c in content).strip()
+    return ""
+
+
+def user_questions(history: list[dict[str, Any]]) -> list[str]:
+    """Earlier user messages of a chat, oldest first: what `NewsRAG.ask` takes as `history`."""
+    return [t for m in history if m.get("role") == "user" if (t := message_text(m.get("content")).strip())]
+
+
+def make_filters(sources: list[str] | None, date_from: str | None, date_to: str | None) -> Filters:
+    """The chat's and browser's filter inputs as Filters; ValueError names an unreadable date."""
+    return Filters(
+        sources=tuple(sources or ()),
+        date_from=render.normalize_date(date_from),
+        date_to=render.normalize_date(date_to, end=True),
+    )
+
+
+def notice(text: str) -> str:
+    """A problem with the user's input, shown in place of an answer (it is not one)."""
+    return f"> {render.REFUSAL_MARK} {render.md_text(text)}"
+
+
+def stage_uploads(files: list[str], folder: Path) -> tuple[list[str], dict[str, str], list[str]]:
+    """Copy accepted uploads under generated names; return their paths, path-to-upload-name map and rejections."""
+    paths: list[str] = []
+    names: dict[str, str] = {}
+    rejected: list[str] = []
+    for n, upload in enumerate(files or [], 1):
+        name = Path(upload).name
+        suffix = Path(name).suffix.lower()
+        if suffix not in ACCEPTED_SUFFIXES:
+            rejected.append(
+                f"{name}: file type '{suffix or '(none)'}' not accepted (accepted: {' '.join(ACCEPTED_SUFFIXES)})"
+            )
+            continue
+        size = Path(upload).stat().st_size
+        if size > MAX_UPLOAD_MB * 1024 * 1024:
+            rejected.append(f"{name}: {size / 1e6:.1f} MB is over the {MAX_UPLOAD_MB} MB limit")
+            continue
+        # The stem only seeds a title for untitled text files; it never becomes part of a path as given.
+        stem = "".join(ch if ch.isalnum() else "-" for ch in Path(name).stem.lower()).strip("-")[:60]
+        target = folder / f"{n:03d}" / f"{stem or 'article'}{suffix}"
+        target.parent.mkdir()
+        shutil.copyfile(upload, target)
+        paths.append(str(target))
+        names[str(target)] = name
+    return paths, names, rejected
+
+
+def feed_url(url: str | None) -> str | None:
+    url = (url or "").strip()
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise gr.Error(f"'{url}' is not an http(s) feed URL")
+    return url
+
+
+class NewsApp:
+    """The event handlers of one app; per-user state lives in the Gradio session, not here."""
+
+    def __init__(self, engine: NewsRAG, settings: Settings, synthesizers: Mapping[str, Any] | None = None):
+        self.engine = engine
+        self.settings = settings
+        # Hook for answer modes beyond the extractive one: name -> LlamaIndex BaseSynthesizer.
+        self.synthesizers = dict(synthesizers or {})
+        self.ingest_lock = threading.Lock()
+
+    @property
+    def modes(self) -> list[str]:
+        return [EXTRACTIVE, *self.synthesizers]
+
+    def sources(self) -> list[str]:
+        return sorted({a.source for a in self.engine.catalog.articles() if a.source})
+
+    # --- chat ------------------------------------------------------------------
+
+    def chat(
+        self,
+        message: str,
+        history: list[dict[str, Any]],
+        sources: list[str] | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        top_k: float | None = None,
+        mode: str | None = None,
+    ) -> Iterator[tuple[str, str]]:
+        """Answer one chat message, streaming the reply sentence by sentence; the side panel gets its sources."""
+        question = message_text(message).strip()
+        if not question:
+            yield "Type a question about the articles.", render.EMPTY_SOURCES
+            return
+        try:
+            filters = make_filters(sources, date_from, date_to)
+            answer = self.engine.ask(
+                question,
+                user_questions(history),
+                filters if filters.active else None,
+                int(top_k) if top_k else None,
+                synthesizer=self.synthesizers.get(mode or EXTRACTIVE),
+            )
+        except (ValueError, NewsRagError) as exc:
+            # Said in the chat: an exception here would leave the chat blank and its textbox locked.
+            yield (
+                notice(f"{exc} (see Answer settings)" if isinstance(exc, ValueError) else str(exc)),
+                gr.skip(),
+            )
+            return
+        panel = render.sources_html(answer)
+        for i, partial in enumerate(render.answer_stream(answer)):
+            if i:
+                time.sleep(STREAM_PAUSE)
+            yield partial, panel
+
+    def ask(self, question: str, history: list[str] | None = None) -> dict[str, Any]:
+        """Answer `question` as `newsrag ask --json` does and return that JSON object (Answer.to_dict()).
+
+        `history` is the list of the conversation's earlier user questions, oldest first, e.g.
+        ["How many immigration officers is the government pulling out of Minneapolis?"]; leave it
+        empty for a first question. (A single string is read as one earlier question per line.)
+        """
+        earlier = history.splitlines() if isinstance(history, str) else list(history or [])
+        if not (question or "").strip():
+            raise gr.Error("question is empty")
+        try:
+            return self.engine.ask(question, [str(h) for h in earlier]).to_dict()
+        except NewsRagError as exc:
+            raise gr.Error(str(exc)) from exc
+
+    # --- browse ----------------------------------------------------------------
+
+    def corpus(self) -> str:
+        return render.corpus_line(self.engine.catalog.stats())
+
+    def article_table(
+        self, query: str = "", sources: list[str] | None = None, date_from: str = "", date_to: str = ""
+    ) -> list[list[str]]:
+        try:
+            lo, hi = render.normalize_date(date_from), render.normalize_date(date_to, end=True)
+        except ValueError as exc:
+            gr.Warning(str(exc))
+            lo = hi = None
+        articles = render.filter_articles(self.engine.catalog.articles(), query, sources or (), lo, hi)
+        return render.article_rows(articles)
+
+    def open_article(self, evt: gr.SelectData) -> str:
+        article = render.article_of_row(self.engine.catalog.articles(), evt.row_value or [])
+        if article is None:
+            return '<div class="nr-empty">That article is no longer in the index; search again.</div>'
+        try:
+            summary = self.engine.summarize_article(article.id)
+        except NewsRagError as exc:
+            raise gr.Error(str(exc)) from exc
+        return render.summary_html(summary, "Summary", cards=False) + render.article_html(
+            article, summary.citations
+        )
+
+    def topic_summary(self, topic: str, sources: list[str] | None, date_from: str, date_to: str) -> str:
+        topic = (topic or "").strip()
+        if not topic:
+            return '<div class="nr-empty">Type a topic first, e.g. \u201cimmigration\u201d.</div>'
+        try:
+            filters = make_filters(sources, date_from, date_to)
+            summary = self.engine.summarize_topic(topic, filters if filters.active else None)
+        except (ValueError, NewsRagError) as exc:
+            return f'<div class="nr-empty">{render.esc(exc)}</div>'
+        if not summary.citations:
+            return (
+                f'<div class="nr-empty">The articles say nothing about \u201c{render.esc(topic)}\u201d.</div>'
+            )
+        return render.summary_html(summary, f"What the articles say about \u201c{topic}\u201d")
+
+    # --- add articles ----------------------------------------------------------
+
+    def add_articles(self, files: list[str] | None, url: str | None, progress: Any = None) -> str:
+        """Index uploaded files and/or a feed URL, then reload the engine so they are answerable at once."""
+        progress = progress or (lambda *args, **kwargs: None)
+        feed = feed_url(url)
+        with tempfile.TemporaryDirectory(prefix="newsrag-upload-") as tmp:
+            paths, names, rejected = stage_uploads(files or [], Path(tmp))
+            inputs = paths + ([feed] if feed else [])
+            if not inputs:
+                lines = [f"- rejected: {render.md_text(r)}" for r in rejected]
+                head = (
+                    "**Nothing to add.**"
+                    if rejected
+                    else "**Nothing to add:** choose files or give a feed URL."
+                )
+                return "\n".join([head, *lines])
+            progress(0, desc="Waiting for the index")
+            with self.ingest_lock:
+                try:
+                    report = ingest(
+                        self.settings,
+                        inputs,
+                        self.engine.embedder,
+                        on_article=lambda n: progress(
+                            (n, None), desc="Reading and indexing", unit="articles"
+                        ),
+                    )
+                    progress(1.0, desc="Loading the new index")
+                    if report.changed:
+                        self.engine.reload()
+                except NewsRagError as exc:
+                    raise gr.Error(str(exc)) from exc
+        titles = {a.id: a.title for a in self.engine.catalog.articles()}
+        lines = [render.ingest_markdown(report, names, titles)]
+        lines += [f"- rejected: {render.md_text(r)}" for r in rejected]
+        return "\n".join(lines)
+
+
+def build_app(
+    engine: NewsRAG,
+    settings: Settings,
+    synthesizers: Mapping[str, Any] | None = None,
+    examples: list[str] | None = None,
+) -> gr.Blocks:
+    """The whole UI over one engine; `synthesizers` adds answer modes (e.g. an LLM) next to the extractive one."""
+    app = NewsApp(engine, settings, synthesizers)
+    sources = app.sources()
+    private: dict[str, Any] = {"api_visibility": "private"}
+
+    with gr.Blocks(title="NewsRAG", analytics_enabled=False, fill_width=True) as demo:
+        with gr.Row(equal_height=True):
+            gr.Markdown("# NewsRAG", elem_id="nr-title")
+            corpus = gr.Markdown(app.corpus(), elem_id="nr-corpus")
+        with gr.Tabs():
+            with gr.Tab("Ask", id="ask"):
+                gr.Markdown(INTRO)
+                with gr.Row():
+                    with gr.Column(scale=3, min_width=420):
+                        panel = gr.HTML(
+                            render.EMPTY_SOURCES, elem_id="nr-sources", render=False, js_on_load=None
+                        )
+                        chat_sources = gr.Dropdown(
+                            sources,
+                            value=[],
+                            multiselect=True,
+                            label="Publishers (all when empty)",
+                            render=False,
+                        )
+                        chat_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", render=False)
+                        chat_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", render=False)
+                        top_k = gr.Slider(
+                            1,
+                            20,
+                            value=settings.top_k,
+                            step=1,
+                            label="Passages to draw on (top-k)",
+                            render=False,
+                        )
+                        mode = gr.Dropdown(
+                            app.modes,
+                            value=EXTRACTIVE,
+                            label="Answer mode",
+                            info="Extractive quotes the articles; other modes appear when an LLM is configured.",
+                            render=False,
+                        )
+                        chatbot = gr.Chatbot(
+                            elem_id="nr-chat",
+                            height=520,
+                            label="Chat",
+                            show_label=False,
+                            sanitize_html=True,
+                            render_markdown=True,
+                            latex_delimiters=[],
+                            feedback_options=None,
+                            placeholder="**Ask a question about the news**, or pick one of these:",
+                        )
+                        chat = gr.ChatInterface(
+                            app.chat,
+                            chatbot=chatbot,
+                            textbox=gr.Textbox(
+                                placeholder="Ask about the articles\u2026",
+                                submit_btn=True,
+                                stop_btn=True,
+                                autofocus=True,
+                                elem_id="nr-question",
+                            ),
+                            additional_inputs=[chat_sources, chat_from, chat_to, top_k, mode],
+                            additional_inputs_accordion=gr.Accordion(
+                                "Answer settings: publishers, dates, passages, mode", open=False, render=False
+                            ),
+                            additional_outputs=[panel],
+                            examples=[[q] for q in (EXAMPLES if examples is None else examples)] or None,
+                            fill_height=False,
+                            analytics_enabled=False,
+                            api_name="chat",
+                            api_visibility="private",
+                            concurrency_limit=CHAT_CONCURRENCY,
+                        )
+                        clear = gr.Button("Clear conversation", size="sm", variant="secondary")
+                    with gr.Column(scale=2, min_width=320):
+                        gr.Markdown("### Sources")
+                        panel.render()
+
+            with gr.Tab("Browse articles", id="browse"):
+                with gr.Row():
+                    query = gr.Textbox(label="Search titles", placeholder="words in the title", scale=3)
+                    browse_sources = gr.Dropdown(
+                        sources, value=[], multiselect=True, label="Publishers", scale=2
+                    )
+                    browse_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", scale=1)
+                    browse_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", scale=1)
+                with gr.Row():
+                    topic = gr.Textbox(
+                        label="Summarise a topic across the articles (uses the publisher and date filters)",
+                        placeholder="e.g. immigration",
+                        scale=4,
+                    )
+                    topic_btn = gr.Button("Summarise topic", scale=1)
+                topic_view = gr.HTML("", js_on_load=None, elem_id="nr-topic")
+                with gr.Row():
+                    with gr.Column(scale=3):
+                        table = gr.Dataframe(
+                            app.article_table(),
+                            headers=render.ARTICLE_COLUMNS,
+                            datatype="str",
+                            interactive=False,
+                            wrap=True,
+                            max_height=620,
+                            column_widths=["14%", "16%", "70%"],
+                            label="Articles (click one to read it)",
+                            elem_id="nr-articles",
+                        )
+                    with gr.Column(scale=2):
+                        article_view = gr.HTML(
+                            '<div class="nr-empty">Click an article in the list to read it with its summary.</div>',
+                            js_on_load=None,
+                            elem_id="nr-article",
+                            max_height=720,
+                        )
+
+            with gr.Tab("Add articles", id="add"):
+                gr.Markdown(
+                    f"Upload article files ({', '.join(ACCEPTED_SUFFIXES)}; at most {MAX_UPLOAD_MB} MB each) "
+                    "or give an RSS/Atom feed URL. New articles are answerable as soon as indexing ends."
+                )
+                files = gr.File(
+                    label="Article files",
+                    file_count="multiple",
+                    file_types=list(ACCEPTED_SUFFIXES),
+                    type="filepath",
+                    elem_id="nr-upload",
+                )
+                url = gr.Textbox(
+                    label="Feed URL", placeholder="https://example.com/feed.xml", elem_id="nr-feed"
+                )
+                add_btn = gr.Button("Add to the index", variant="primary", elem_id="nr-add")
+                result = gr.Markdown(elem_id="nr-ingest-result")
+
+        # Events. Only /ask is a public API; the rest serve the page.
+        gr.api(app.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="ask")
+
+        def reset() -> tuple[list, list, str]:
+            return [], [], render.EMPTY_SOURCES
+
+        clear.click(reset, None, [chat.chatbot, chat.chatbot_state, panel], queue=False, **private)
+        chatbot.clear(lambda: render.EMPTY_SOURCES, None, panel, queue=False, **private)
+
+        browse_inputs = [query, browse_sources, browse_from, browse_to]
+        gr.on(
+            [query.change, browse_sources.change, browse_from.submit, browse_to.submit],
+            app.article_table,
+            browse_inputs,
+            table,
+            show_progress="hidden",
+            **private,
+        )
+        table.select(app.open_article, None, article_view, **private)
+        gr.on(
+            [topic.submit, topic_btn.click],
+            app.topic_summary,
+            [topic, browse_sources, browse_from, browse_to],
+            topic_view,
+            **private,
+        )
+
+        def add(files: list[str] | None, url: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+            message = app.add_articles(files, url, progress)
+            choices = app.sources()
+            return (
+                message,
+                None,
+                app.corpus(),
+                app.article_table(),
+                gr.update(choices=choices),
+                gr.update(choices=choices),
+            )
+
+        add_btn.click(
+            add,
+            [files, url],
+            [result, files, corpus, table, chat_sources, browse_sources],
+            concurrency_limit=1,
+            concurrency_id="ingest",
+            **private,
+        )
+
+        def refresh() -> tuple:
+            choices = app.sources()
+            return app.corpus(), app.article_table(), gr.update(choices=choices), gr.update(choices=choices)
+
+        demo.load(refresh, None, [corpus, table, chat_sources, browse_sources], **private)
+    return demo
+
+
+def serve(
+    engine: NewsRAG,
+    settings: Settings,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    share: bool = False,
+    auth: tuple[str, str] | None = None,
+    block: bool = True,
+    synthesizers: Mapping[str, Any] | None = None,
+) -> tuple[gr.Blocks, str]:
+    """Build and launch the app at http://host:port; block=False returns once it is up (CLI, tests)."""
+    demo = build_app(engine, settings, synthesizers)
+    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
+    _, url, _ = demo.launch(
+        server_name=host,
+        server_port=port,
+        share=share,
+        auth=auth,
+        max_file_size=f"{MAX_UPLOAD_MB}mb",
+        prevent_thread_lock=True,
+        show_error=True,
+        quiet=not share,  # Gradio's own lines only carry news when there is a public link
+        ssr_mode=False,
+        footer_links=["api"],
+        theme=THEME,
+        css=CSS,
+    )
+    if block:
+        demo.block_thread()
+    return demo, url
+
+
+if __name__ == "__main__":
+    from ui.cli import cli
+
+    cli(["serve"], prog_name="newsrag")

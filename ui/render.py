@@ -1,0 +1,310 @@
+"""Pure functions turning answers, summaries and articles into safe HTML and chat markdown.
+
+Every string that comes from an article (title, text, source, url) is escaped here before
+it meets markup: gr.HTML renders raw HTML, and the chat renders markdown.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from urllib.parse import urlsplit
+
+from index.articles import Article
+from index.catalog import IndexStats
+from index.ingest import IngestReport
+from rag.types import Answer, Citation, Source, Summary
+
+EMPTY_SOURCES = (
+    '<div class="nr-empty">Sources of the answer appear here: each <b>[n]</b> in the answer '
+    "is the card with the same number, its cited sentence highlighted in the passage.</div>"
+)
+REFUSAL_MARK = "\u26a0\ufe0f"  # warning sign: a refusal never looks like an answer
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+!|~$-])")
+PARTIAL_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
+
+
+def esc(text: object) -> str:
+    """HTML-escape anything, quotes included, so it is safe in text and in attribute values."""
+    return html.escape("" if text is None else str(text), quote=True)
+
+
+def md_text(text: str) -> str:
+    """Plain text as chat markdown: HTML-escaped, and markdown punctuation backslash-escaped."""
+    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+
+
+def safe_url(url: str | None) -> str | None:
+    """Only http(s) links become hrefs; `javascript:` and the like are dropped."""
+    if not url:
+        return None
+    return url if urlsplit(url.strip()).scheme.lower() in {"http", "https"} else None
+
+
+def date_of(published_at: str | None) -> str:
+    return (published_at or "")[:10] or "undated"
+
+
+def meta_line(source: str | None, published_at: str | None, url: str | None) -> str:
+    parts = [
+        f'<span class="nr-source">{esc(source or "unknown publisher")}</span>',
+        esc(date_of(published_at)),
+    ]
+    link = safe_url(url)
+    if link:
+        parts.append(f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer nofollow">link</a>')
+    return '<div class="nr-meta">' + " \u00b7 ".join(parts) + "</div>"
+
+
+# --- chat --------------------------------------------------------------------
+
+
+def sentence_markdown(text: str, citations: Sequence[int]) -> str:
+    marks = "".join(f"\\[{n}\\]" for n in citations)
+    return f"{md_text(text)} **{marks}**" if marks else md_text(text)
+
+
+def answer_markdown(answer: Answer) -> str:
+    """The whole reply as chat markdown; a refusal is a quoted warning, never an answer look-alike."""
+    if answer.refused or not answer.sentences:
+        head, sep, rest = answer.text.partition(". ")
+        text = f"**{md_text(head)}.** {md_text(rest)}" if sep else f"**{md_text(answer.text)}**"
+        return f"> {REFUSAL_MARK} {text}"
+    return " ".join(sentence_markdown(s.text, s.citations) for s in answer.sentences)
+
+
+def answer_stream(answer: Answer) -> Iterator[str]:
+    """Growing prefixes of the reply, one sentence more each time, ending with the whole reply."""
+    if not answer.refused and answer.sentences:
+        for i in range(1, len(answer.sentences)):
+            yield " ".join(sentence_markdown(s.text, s.citations) for s in answer.sentences[:i])
+    yield answer_markdown(answer)
+
+
+# --- source cards ------------------------------------------------------------
+
+
+def mark_spans(text: str, spans: Iterable[tuple[int, int, str]], lo: int = 0, hi: int | None = None) -> str:
+    """text[lo:hi] escaped, each (start, end, label) span in it wrapped in <mark> and followed by its label."""
+    hi = len(text) if hi is None else hi
+    parts, pos = [], lo
+    for start, end, label in sorted(spans):
+        start, end = max(start, pos), min(end, hi)
+        if start >= end:
+            continue
+        parts += [esc(text[pos:start]), f"<mark>{esc(text[start:end])}</mark>{label}"]
+        pos = end
+    parts.append(esc(text[pos:hi]))
+    return "".join(parts)
+
+
+def locate(
+    passage: str, passage_start: int, start: int, end: int, sentence: str = ""
+) -> tuple[int, int] | None:
+    """The cited sentence's span inside its passage: by the offsets, else by its text, else None."""
+    lo, hi = start - passage_start, end - passage_start
+    if 0 <= lo < hi <= len(passage) and (not sentence or passage[lo:hi].strip() == sentence.strip()):
+        return lo, hi
+    found = passage.find(sentence) if sentence else -1
+    return (found, found + len(sentence)) if found >= 0 else None
+
+
+def highlight(passage: str, passage_start: int, start: int, end: int, sentence: str = "") -> str:
+    """The passage escaped, with the cited sentence (article offsets start..end) wrapped in <mark>."""
+    span = locate(passage, passage_start, start, end, sentence)
+    return mark_spans(passage, [(*span, "")] if span else [])
+
+
+def passage_card(cited: Sequence[Citation], show_passage: bool = True) -> str:
+    """One card for citations of the same passage: their [n], the article, the passage with each sentence marked."""
+    first = cited[0]
+    numbers = " ".join(f"[{c.n}]" for c in cited)
+    if show_passage:
+        spans = []
+        for c in cited:
+            span = locate(c.passage, c.passage_start, c.start, c.end, c.sentence)
+            label = f'<sup class="nr-n">[{c.n}]</sup>' if len(cited) > 1 else ""
+            spans += [(*span, label)] if span else []
+        body = mark_spans(first.passage, spans)
+    else:
+        label = (lambda c: f'<sup class="nr-n">[{c.n}]</sup>') if len(cited) > 1 else (lambda c: "")
+        body = " ".join(f"<mark>{esc(c.sentence)}</mark>{label(c)}" for c in cited)
+    return (
+        f'<div class="nr-card" id="nr-cite-{first.n}">'
+        f'<div class="nr-card-head"><span class="nr-n">{numbers}</span> '
+        f'<span class="nr-title">{esc(first.title)}</span></div>'
+        f"{meta_line(first.source, first.published_at, first.url)}"
+        f'<div class="nr-passage">{body}</div></div>'
+    )
+
+
+def citation_card(c: Citation, show_passage: bool = True) -> str:
+    return passage_card([c], show_passage)
+
+
+def by_passage(citations: Iterable[Citation]) -> list[list[Citation]]:
+    """Citations grouped by the passage they quote, in the order of their first [n]."""
+    groups: dict[tuple[str, int, str], list[Citation]] = {}
+    for c in sorted(citations, key=lambda c: c.n):
+        groups.setdefault((c.article_id, c.passage_start, c.passage), []).append(c)
+    return list(groups.values())
+
+
+def source_card(s: Source) -> str:
+    return (
+        '<div class="nr-card nr-closest"><div class="nr-card-head">'
+        f'<span class="nr-title">{esc(s.title)}</span></div>'
+        f"{meta_line(s.source, s.published_at, s.url)}</div>"
+    )
+
+
+def sources_html(answer: Answer) -> str:
+    """The panel beside the chat: one card per [n], or for a refusal the closest articles."""
+    question = f'<div class="nr-question">For: {esc(answer.question)}</div>'
+    if answer.refused or not answer.citations:
+        cards = "".join(source_card(s) for s in answer.closest) or (
+            '<div class="nr-empty">No article in the index is close to this question.</div>'
+        )
+        return (
+            f'<div class="nr-sources nr-refused">{question}'
+            f'<div class="nr-refusal-head">{REFUSAL_MARK} The articles don\u2019t answer this. '
+            f"Closest articles:</div>{cards}</div>"
+        )
+    cards = "".join(passage_card(group) for group in by_passage(answer.citations))
+    return f'<div class="nr-sources">{question}{cards}</div>'
+
+
+# --- articles and summaries --------------------------------------------------
+
+
+def marked_paragraphs(text: str, spans: Sequence[tuple[int, int, int]] = ()) -> str:
+    """Text as escaped paragraphs ("- " lines as a list), each (start, end, n) span in <mark> with its [n]."""
+    labelled = [(s, e, f'<sup class="nr-n">[{n}]</sup>') for s, e, n in spans if 0 <= s < e <= len(text)]
+    out, items = [], []
+    for line in re.finditer(r"[^\n]+", text):
+        lo, hi = line.span()
+        if not line.group().strip():
+            continue
+        if line.group().startswith("- "):
+            items.append(f"<li>{mark_spans(text, labelled, lo + 2, hi)}</li>")
+            continue
+        if items:
+            out.append("<ul>" + "".join(items) + "</ul>")
+            items = []
+        out.append(f"<p>{mark_spans(text, labelled, lo, hi)}</p>")
+    if items:
+        out.append("<ul>" + "".join(items) + "</ul>")
+    return "".join(out)
+
+
+def article_html(article: Article, cited: Sequence[Citation] = ()) -> str:
+    """One article to read, escaped; the sentences `cited` (e.g. of its summary) highlighted with their [n]."""
+    authors = f'<div class="nr-meta">By {esc(", ".join(article.authors))}</div>' if article.authors else ""
+    spans = [(c.start, c.end, c.n) for c in cited if c.article_id == article.id]
+    return (
+        f'<div class="nr-article"><h2 class="nr-title">{esc(article.title)}</h2>'
+        f"{meta_line(article.source, article.published_at, article.url)}{authors}"
+        f'<div class="nr-article-text">{marked_paragraphs(article.text, spans)}</div>'
+        f'<div class="nr-meta nr-id">id: {esc(article.id)}</div></div>'
+    )
+
+
+def summary_html(summary: Summary, heading: str, cards: bool = True) -> str:
+    """A cited summary with the dates it covers; `cards` adds the cited sentence of each [n] with its article."""
+    dates = ""
+    if summary.first_date or summary.last_date:
+        dates = f'<div class="nr-meta">Articles dated {esc(summary.first_date or "?")} to {esc(summary.last_date or "?")}</div>'
+    by_article: dict[str, list[Citation]] = {}
+    for c in sorted(summary.citations, key=lambda c: c.n):
+        by_article.setdefault(c.article_id, []).append(c)
+    listed = "".join(passage_card(g, show_passage=False) for g in by_article.values()) if cards else ""
+    return (
+        f'<div class="nr-summary"><h3>{esc(heading)}</h3>{dates}'
+        f'<div class="nr-summary-text">{marked_paragraphs(summary.text)}</div>{listed}</div>'
+    )
+
+
+# --- corpus list -------------------------------------------------------------
+
+ARTICLE_COLUMNS = ["Date", "Publisher", "Title"]
+
+
+def normalize_date(value: str | None, end: bool = False) -> str | None:
+    """'2015', '2015-04' or '2015-04-07' as an inclusive bound; None when empty; ValueError when unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not PARTIAL_DATE.fullmatch(value):
+        raise ValueError(f"'{value}' is not a date: use YYYY, YYYY-MM or YYYY-MM-DD")
+    if end:
+        return value + "-12-31"[len(value) - 4 :] if len(value) < 10 else value
+    return value
+
+
+def filter_articles(
+    articles: Iterable[Article],
+    query: str = "",
+    sources: Sequence[str] = (),
+    date_from: str | None = None,
+    date_to: str | None = None,
+) -> list[Article]:
+    """Articles whose title holds every word of `query`, from the given publishers and dates (inclusive)."""
+    words = query.lower().split()
+    kept = []
+    for a in articles:
+        title = a.title.lower()
+        if words and not all(w in title for w in words):
+            continue
+        if sources and (a.source or "") not in sources:
+            continue
+        date = (a.published_at or "")[:10]
+        if (date_from or date_to) and not date:
+            continue
+        if (date_from and date < date_from) or (date_to and date[: len(date_to)] > date_to):
+            continue
+        kept.append(a)
+    return kept
+
+
+def article_rows(articles: Iterable[Article]) -> list[list[str]]:
+    """Table rows; cells are plain strings the table shows as text (it does not render markup)."""
+    return [[date_of(a.published_at), a.source or "", a.title] for a in articles]
+
+
+def article_of_row(articles: Iterable[Article], row: Sequence[object]) -> Article | None:
+    """The article a table row shows (the table may be sorted in the browser, so match by content)."""
+    wanted = [str(v) for v in row]
+    return next((a for a in articles if article_rows([a])[0] == wanted), None)
+
+
+def corpus_line(stats: IndexStats) -> str:
+    sources = ", ".join(f"{esc(k)} ({v})" for k, v in stats.sources.items())
+    dates = f" \u00b7 dated {esc(stats.first_date)} to {esc(stats.last_date)}" if stats.first_date else ""
+    return f"**{stats.articles} articles** from {sources}{dates}"
+
+
+# --- ingest ------------------------------------------------------------------
+
+
+def ingest_markdown(report: IngestReport, names: dict[str, str], titles: dict[str, str]) -> str:
+    """The result line of an upload, failures with their reasons; `names` maps temp paths to upload names."""
+
+    def shown(where: str) -> str:
+        for path, name in names.items():
+            where = where.replace(path, name)
+        return md_text(where)
+
+    lines = [
+        f"**{len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.duplicates)} duplicate, {len(report.failed)} failed** "
+        f"({report.chunks_written} passage{'' if report.chunks_written == 1 else 's'} indexed in {report.seconds:.1f}s)"
+    ]
+    for label, ids in (("new", report.new), ("updated", report.updated)):
+        lines += [f"- {label}: {md_text(titles.get(i, i))}" for i in ids]
+    lines += [
+        f"- duplicate: {shown(where)} (same text as {md_text(titles.get(kept, kept))})"
+        for where, kept in report.duplicates
+    ]
+    lines += [f"- failed: {shown(f.input)}: {md_text(f.reason)}" for f in report.failed]
+    return "\n".join(lines)
