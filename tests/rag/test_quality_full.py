@@ -1,0 +1,51 @@
+"""The quality bars of the product on the whole bundled data (slow: CI runs them after the default suite)."""
+
+from __future__ import annotations
+
+import pytest
+
+from eval.datasets import highlight_queries, load_highlights
+from eval.metrics import retrieval_report, rouge_scores
+from rag.engine import NewsRAG
+from rag.extractive_summary import summarize_text
+from rag.retrieve import article_ranking
+from rag.sentences import split_sentences
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def engine(sample_index, embedder):
+    return NewsRAG(sample_index, embedder)
+
+
+def test_hybrid_beats_each_single_retriever_on_all_914_highlights(engine):
+    queries = highlight_queries()
+    assert len(queries) == 914
+    gold = [q.article_id for q in queries]
+    vectors = engine.embedder.encode([q.query for q in queries]).tolist()
+    scores = {}
+    for mode in ("hybrid", "bm25", "dense"):
+        retriever = engine.retriever.with_options(mode=mode)
+        ranked = [
+            article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)
+        ]
+        scores[mode] = retrieval_report(ranked, gold)
+    for metric in ("recall@1", "mrr@10"):
+        assert scores["hybrid"][metric] > scores["bm25"][metric] > scores["dense"][metric]
+
+
+def test_single_article_summaries_beat_lead3_on_all_250_articles(engine):
+    highlights = load_highlights()
+    articles = {a.id: a for a in engine.catalog.articles()}
+    ids = [i for i in highlights if i in articles]
+    assert len(ids) == 250
+    refs = [highlights[i] for i in ids]
+    ours = [
+        [s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)]
+        for i in ids
+    ]
+    lead = [[s.text for s in split_sentences(articles[i].text)[:3]] for i in ids]
+    mine, lead3 = rouge_scores(ours, refs), rouge_scores(lead, refs)
+    for metric in ("rouge1", "rouge2", "rougeLsum"):
+        assert mine[metric] > lead3[metric], (metric, mine, lead3)
