@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from eval.datasets import highlight_queries, load_highlights
-from eval.metrics import retrieval_report, rouge_scores
+from eval.metrics import rouge_scores
+from eval.suites import retrieval_suite
 from rag.engine import NewsRAG
 from rag.extractive_summary import summarize_text
-from rag.retrieve import article_ranking
 from rag.sentences import split_sentences
 
 pytestmark = pytest.mark.slow
@@ -22,17 +22,9 @@ def engine(sample_index, embedder):
 def test_hybrid_beats_each_single_retriever_on_all_914_highlights(engine):
     queries = highlight_queries()
     assert len(queries) == 914
-    gold = [q.article_id for q in queries]
-    vectors = engine.embedder.encode([q.query for q in queries]).tolist()
-    scores = {}
-    for mode in ("hybrid", "bm25", "dense"):
-        retriever = engine.retriever.with_options(mode=mode)
-        ranked = [
-            article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)
-        ]
-        scores[mode] = retrieval_report(ranked, gold)
+    rows = retrieval_suite(engine, queries, baseline=None).rows
     for metric in ("recall@1", "mrr@10"):
-        assert scores["hybrid"][metric] > scores["bm25"][metric] > scores["dense"][metric]
+        assert rows["newsrag hybrid"][metric] > rows["BM25 only"][metric] > rows["dense only"][metric]
 
 
 def test_single_article_summaries_beat_lead3_on_all_250_articles(engine):

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from eval.datasets import highlight_queries
-from eval.metrics import retrieval_report
+from eval.suites import retrieval_suite
 from rag.engine import NewsRAG
 from rag.filters import Filters
-from rag.retrieve import article_ranking, diversify
+from rag.retrieve import diversify
 
 
 @pytest.fixture(scope="module")
@@ -18,19 +18,11 @@ def engine(sample_index, embedder):
 
 def test_hybrid_beats_bm25_and_dense_on_highlight_queries(engine):
     # A fixed subset: every other highlight of the 914 (457 queries), gold = its article.
-    queries = highlight_queries()[::2]
-    gold = [q.article_id for q in queries]
-    vectors = engine.embedder.encode([q.query for q in queries]).tolist()
-    scores = {}
-    for mode in ("hybrid", "bm25", "dense"):
-        retriever = engine.retriever.with_options(mode=mode)
-        ranked = [
-            article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)
-        ]
-        scores[mode] = retrieval_report(ranked, gold)
-    assert scores["hybrid"]["mrr@10"] > scores["bm25"]["mrr@10"] > scores["dense"]["mrr@10"]
-    assert scores["hybrid"]["recall@1"] >= scores["bm25"]["recall@1"]
-    assert scores["hybrid"]["recall@5"] >= max(scores["bm25"]["recall@5"], scores["dense"]["recall@5"])
+    rows = retrieval_suite(engine, highlight_queries()[::2], baseline=None).rows
+    hybrid, bm25, dense = rows["newsrag hybrid"], rows["BM25 only"], rows["dense only"]
+    assert hybrid["mrr@10"] > bm25["mrr@10"] > dense["mrr@10"]
+    assert hybrid["recall@1"] >= bm25["recall@1"]
+    assert hybrid["recall@5"] >= max(bm25["recall@5"], dense["recall@5"])
 
 
 def test_source_and_date_filters_apply_before_the_cut(engine):
