@@ -53,10 +53,14 @@ def main(shared: Path, repo: Path) -> None:
             if article["published_at"] is None:
                 del article["published_at"]
             art.write(json.dumps(article, ensure_ascii=False) + "\n")
-            high.write(json.dumps({"id": row["id"], "highlights": row["highlights"]}, ensure_ascii=False) + "\n")
+            high.write(
+                json.dumps({"id": row["id"], "highlights": row["highlights"]}, ensure_ascii=False) + "\n"
+            )
     for name in ("peer_summaries.jsonl", "factuality.jsonl"):
         shutil.copyfile(cnndm / name, repo / "data/eval/cnndm" / name)
-    shutil.copyfile(shared / "seed/border-czar-minneapolis.txt", repo / "data/sample/seed/border-czar-minneapolis.txt")
+    shutil.copyfile(
+        shared / "seed/border-czar-minneapolis.txt", repo / "data/sample/seed/border-czar-minneapolis.txt"
+    )
 
 
 if __name__ == "__main__":
