@@ -12,6 +12,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 from index.articles import Article
 from index.catalog import Catalog
 from index.embedder import SentenceTransformerEmbedding
+from index.errors import NewsRagError
 from index.settings import Settings
 from index.storage import load_snapshot
 from rag.answer import ExtractiveSynthesizer, SentenceSplitCache
@@ -90,6 +91,8 @@ class NewsRAG:
     ) -> Answer:
         """A cited answer; `history` holds the earlier user questions of the conversation, oldest first."""
         question = question.strip()
+        if not question:
+            raise NewsRagError("the question is empty: ask something about the articles")
         history = [h for h in (history or []) if h.strip()]
         retrieval_query = condense(question, history)
         context = (

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from index.errors import NewsRagError
 from rag.engine import NewsRAG
 
 SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
@@ -56,6 +57,11 @@ def test_question_outside_the_corpus_is_refused_with_closest_articles(engine):
     assert answer.text.startswith("The articles don't say")
     assert answer.sentences == [] and answer.citations == []
     assert answer.closest
+
+
+def test_empty_question_is_a_clear_error(engine):
+    with pytest.raises(NewsRagError, match="empty"):
+        engine.ask("   ")
 
 
 def test_json_form_is_the_documented_contract(engine):
