@@ -309,6 +309,36 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         )
 
 
+def answer_from_reply(
+    question: str,
+    retrieval_query: str,
+    reply: str,
+    nodes: Sequence[NodeWithScore],
+    article: Callable[[str], Article],
+    mode: str,
+) -> Answer:
+    """Wrap another synthesizer's reply: its [n] resolve to the retrieved passages in rank order.
+
+    Those sentences are not quotes, so `supported` stays None until a claim check fills it in;
+    a cited passage's start/end are the passage's own offsets.
+    """
+    citations = []
+    for n, hit in enumerate(nodes, 1):
+        art = article(hit.node.ref_doc_id or "")
+        start = hit.node.start_char_idx or 0  # type: ignore[attr-defined]
+        end = hit.node.end_char_idx or len(art.text)  # type: ignore[attr-defined]
+        passage = art.text[start:end]
+        citations.append(
+            Citation(n, art.id, art.title, art.source, art.published_at, art.url, passage, start, end,
+                     hit.node.node_id, start, passage)
+        )  # fmt: skip
+    sentences = []
+    for span in split_sentences(reply):
+        cited = [int(m) for m in re.findall(r"\[(\d+)\]", span.text) if 0 < int(m) <= len(citations)]
+        sentences.append(AnswerSentence(span.text, cited, None))
+    return Answer(question, reply.strip(), False, sentences, citations, mode, retrieval_query)
+
+
 def citation(n: int, c: Candidate) -> Citation:
     node = c.chunk.node
     start = node.start_char_idx or 0  # type: ignore[attr-defined]

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import logging
-import threading
-from dataclasses import replace
+from dataclasses import dataclass
 
 from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
@@ -15,7 +14,7 @@ from index.embedder import SentenceTransformerEmbedding
 from index.errors import NewsRagError
 from index.settings import Settings
 from index.storage import load_snapshot
-from rag.answer import ExtractiveSynthesizer, SentenceSplitCache
+from rag.answer import ExtractiveSynthesizer, SentenceSplitCache, answer_from_reply
 from rag.filters import Filters
 from rag.followup import condense, key_terms, needs_context
 from rag.lexical import TermWeights
@@ -24,6 +23,16 @@ from rag.summarize import summarize_article, summarize_topic
 from rag.types import Answer, Summary
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """Everything built from one index snapshot; swapped whole, so a request never mixes two snapshots."""
+
+    catalog: Catalog
+    retriever: HybridRetriever
+    synthesizer: ExtractiveSynthesizer
+    terms: TermWeights
 
 
 class NewsRAG:
@@ -35,7 +44,6 @@ class NewsRAG:
             settings.embed_model, settings.embed_batch_size
         )
         self.splits = SentenceSplitCache()
-        self._lock = threading.Lock()
         self.reload()
 
     def reload(self) -> None:
@@ -46,11 +54,10 @@ class NewsRAG:
         )
         catalog = Catalog(snapshot)
         chunks = {c.node_id: c for c in catalog.chunks()}
-        lexical = LexicalIndex(list(chunks.values()))
         retriever = HybridRetriever(
             snapshot.vectors,
             chunks,
-            lexical,
+            LexicalIndex(list(chunks.values())),
             self.embedder,
             top_k=self.settings.top_k,
             candidates=self.settings.candidates,
@@ -60,13 +67,23 @@ class NewsRAG:
         synthesizer = ExtractiveSynthesizer(
             self.embedder, terms, catalog.article, self.splits, max_sentences=self.settings.answer_sentences
         )
-        with self._lock:
-            self.catalog, self.retriever, self.synthesizer, self.terms = (
-                catalog,
-                retriever,
-                synthesizer,
-                terms,
-            )
+        self.loaded = Loaded(catalog, retriever, synthesizer, terms)  # one atomic swap
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.loaded.catalog
+
+    @property
+    def retriever(self) -> HybridRetriever:
+        return self.loaded.retriever
+
+    @property
+    def synthesizer(self) -> ExtractiveSynthesizer:
+        return self.loaded.synthesizer
+
+    @property
+    def terms(self) -> TermWeights:
+        return self.loaded.terms
 
     def article(self, article_id: str) -> Article:
         return self.catalog.article(article_id)
@@ -76,9 +93,10 @@ class NewsRAG:
         query: QueryBundle | str,
         filters: Filters | None = None,
         top_k: int | None = None,
+        loaded: Loaded | None = None,
         **options: object,
     ) -> list[NodeWithScore]:
-        retriever = self.retriever.with_options(filters=filters, top_k=top_k, **options)
+        retriever = (loaded or self.loaded).retriever.with_options(filters=filters, top_k=top_k, **options)
         return retriever.retrieve(query if isinstance(query, QueryBundle) else QueryBundle(query))
 
     def ask(
@@ -89,24 +107,31 @@ class NewsRAG:
         top_k: int | None = None,
         synthesizer: BaseSynthesizer | None = None,
     ) -> Answer:
-        """A cited answer; `history` holds the earlier user questions of the conversation, oldest first."""
+        """A cited answer; `history` holds the earlier user questions of the conversation, oldest first.
+
+        `synthesizer` replaces the extractive one (an LLM's); its reply keeps the [n] it wrote,
+        resolved to the retrieved passages in rank order, with `supported` left unchecked (None).
+        """
         question = question.strip()
         if not question:
             raise NewsRagError("the question is empty: ask something about the articles")
+        loaded = self.loaded
         history = [h for h in (history or []) if h.strip()]
         retrieval_query = condense(question, history)
         context = (
             [t for h in history[-2:] for t in key_terms(h)] if history and needs_context(question) else []
         )
         bundle = QueryBundle(retrieval_query, embedding=self.embedder.get_query_embedding(retrieval_query))
-        nodes = self.retrieve(bundle, filters, top_k)
-        synth = synthesizer or self.synthesizer
+        nodes = self.retrieve(bundle, filters, top_k, loaded=loaded)
+        synth = synthesizer or loaded.synthesizer
         response = synth.synthesize(bundle, nodes, question=question, context_terms=context)
         answer = (response.metadata or {}).get("answer")
         if isinstance(answer, Answer):
             return answer
-        extractive = self.synthesizer.answer(question, retrieval_query, nodes, context, bundle.embedding)
-        return replace(extractive, text=str(response))
+        mode = type(synth).__name__
+        return answer_from_reply(
+            question, retrieval_query, str(response), nodes, loaded.catalog.article, mode
+        )
 
     def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
         article = self.catalog.article(article_id)
@@ -115,9 +140,10 @@ class NewsRAG:
         )
 
     def summarize_topic(self, topic: str, filters: Filters | None = None, max_articles: int = 6) -> Summary:
-        hits = self.retriever.with_options(filters=filters, top_k=max_articles * 3, per_article=2).retrieve(
+        loaded = self.loaded
+        hits = loaded.retriever.with_options(filters=filters, top_k=max_articles * 3, per_article=2).retrieve(
             QueryBundle(topic)
         )
         return summarize_topic(
-            topic, hits, self.catalog.article, self.embedder.encode, self.splits, max_articles=max_articles
+            topic, hits, loaded.catalog.article, self.embedder.encode, self.splits, max_articles=max_articles
         )

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from index.errors import NewsRagError
+from rag.answer import answer_from_reply
 from rag.engine import NewsRAG
 
 SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
@@ -92,3 +93,16 @@ def test_topic_summary_is_a_dated_timeline_with_citations(engine):
     assert summary.first_date and summary.text.startswith(f"From {len(summary.articles)} articles")
     for c in summary.citations:
         assert engine.article(c.article_id).text[c.start : c.end] == c.sentence
+
+
+def test_another_synthesizers_reply_keeps_its_citations_resolved_to_passages(engine):
+    # What an LLM synthesizer would hand back (written here by hand: no capable LLM ships).
+    nodes = engine.retrieve(FIRST)
+    reply = "Homan said 700 officers would be withdrawn [1]. The mayor called it a step [2]. No source here."
+    answer = answer_from_reply(FIRST, FIRST, reply, nodes, engine.article, "llm")
+    assert answer.mode == "llm" and not answer.refused
+    assert [s.citations for s in answer.sentences] == [[1], [2], []]
+    assert all(s.supported is None for s in answer.sentences)
+    first = answer.citations[0]
+    assert engine.article(first.article_id).text[first.start : first.end] == first.passage
+    assert first.chunk_id == nodes[0].node.node_id
