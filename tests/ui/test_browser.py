@@ -76,7 +76,8 @@ def ask(page, question: str, answered: bool = True):
     return replies.last
 
 
-def upload(page, path: Path) -> str:
+def upload(page, path: Path, marker: str) -> str:
+    """Upload a file and wait for its own result line (`marker`: text of that upload's title), not an earlier one."""
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Add articles").click()
@@ -84,7 +85,8 @@ def upload(page, path: Path) -> str:
     page.locator("#nr-upload").get_by_text(path.name).first.wait_for(timeout=WAIT)
     page.locator("#nr-add").click()
     result = page.locator("#nr-ingest-result")
-    expect(result).to_contain_text("1 new", timeout=WAIT)
+    expect(result).to_contain_text(marker, timeout=WAIT)
+    expect(result).to_contain_text("1 new")
     return result.inner_text()
 
 
@@ -157,8 +159,8 @@ def test_uploaded_article_is_answerable_at_once(page, artifacts, tmp_path):
 
     page.get_by_role("tab", name="Add articles").click()
     result = page.locator("#nr-ingest-result")
-    expect(result).to_contain_text("1 new", timeout=WAIT)
-    assert "0 failed" in result.inner_text() and GOAT_TITLE in result.inner_text()
+    expect(result).to_contain_text(GOAT_TITLE, timeout=WAIT)
+    assert "1 new" in result.inner_text() and "0 failed" in result.inner_text()
     page.screenshot(path=str(artifacts / "upload.png"))
 
     page.get_by_role("tab", name="Ask").click()
@@ -176,7 +178,7 @@ def test_markup_in_an_article_is_shown_as_text_never_run(page, artifacts, tmp_pa
 
     story = tmp_path / "council.txt"
     story.write_text(MALICIOUS)
-    upload(page, story)
+    upload(page, story, "Zarnovia Council")
 
     page.get_by_role("tab", name="Ask").click()
     reply = ask(page, "What did the Zarnovia harbour council vote to rebuild?")
