@@ -116,16 +116,21 @@ class SentenceSplitCache:
     """Sentences of an article, split once: answers and summaries re-read the same articles."""
 
     def __init__(self, maxsize: int = 2048) -> None:
-        self._cache: dict[str, list[SentenceSpan]] = {}
+        self._cache: dict[tuple[str, int], list[SentenceSpan]] = {}
         self.maxsize = maxsize
+        self._lock = threading.Lock()
 
     def get(self, article: Article) -> list[SentenceSpan]:
-        key = article.id + ":" + article.content_hash[:12]
-        if key not in self._cache:
-            if len(self._cache) >= self.maxsize:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = split_sentences(article.text)
-        return self._cache[key]
+        key = (article.id, hash(article.text))  # str hashes are cached: no rehash of the text per call
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = split_sentences(article.text)
+            with self._lock:
+                if len(self._cache) >= self.maxsize:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = found
+        return found
 
 
 class SentenceVectors:
