@@ -94,9 +94,20 @@ def ingest(
 
     obj.settings = obj.settings.replace(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     inputs = list(paths) or [str(SAMPLE_CORPUS)]
-    report = run_ingest(
-        obj.settings, inputs, obj.embedder, rebuild=rebuild, show_progress=sys.stderr.isatty()
-    )
+    interactive = sys.stderr.isatty()
+    from tqdm import tqdm
+
+    # Reading and parsing (trafilatura on many pages) can be the long part: count articles as they come;
+    # LlamaIndex's own bars then show chunking and embedding.
+    with tqdm(desc="Reading articles", unit=" articles", disable=not interactive, leave=False) as bar:
+        report = run_ingest(
+            obj.settings,
+            inputs,
+            obj.embedder,
+            rebuild=rebuild,
+            show_progress=interactive,
+            on_article=lambda n: bar.update(n - bar.n),
+        )
     for dup_input, kept in report.duplicates:
         click.echo(f"duplicate: {dup_input} (same text as {kept})", err=True)
     for failure in report.failed:
