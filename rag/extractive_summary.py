@@ -55,10 +55,21 @@ class SummaryWeights:
     max_words: int = 60
 
 
-def _eligible(span: SentenceSpan, weights: SummaryWeights) -> bool:
-    """Whether a sentence could stand in a summary (not a fragment, run-on caption or byline)."""
+_PROSE_WORD = re.compile(r"\b[a-z]{3,}\b")
+
+
+def summary_worthy(span: SentenceSpan, weights: SummaryWeights | None = None) -> bool:
+    """Whether a sentence could stand in a summary: prose of a sensible length, not a byline or a table row.
+
+    A results-table line ("Kimi Raikkonen (Finland) Ferrari 1:37.232 7.") has no lower-case word.
+    """
+    weights = weights or SummaryWeights()
     words = len(span.text.split())
-    return weights.min_words <= words <= weights.max_words and not _JUNK.search(span.text)
+    return (
+        weights.min_words <= words <= weights.max_words
+        and not _JUNK.search(span.text)
+        and len(_PROSE_WORD.findall(span.text)) >= 2
+    )
 
 
 def _log_relevance(
@@ -98,7 +109,7 @@ def summarize_text(
     sentences = split_sentences(text)
     if len(sentences) <= n:
         return sentences
-    candidates = [i for i, s in enumerate(sentences) if _eligible(s, weights)]
+    candidates = [i for i, s in enumerate(sentences) if summary_worthy(s, weights)]
     if len(candidates) < n:
         candidates = list(range(len(sentences)))
     embedded = np.asarray(embed([s.text for s in sentences] + [title]), dtype=np.float64)

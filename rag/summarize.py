@@ -9,7 +9,7 @@ from llama_index.core.schema import NodeWithScore
 
 from index.articles import Article
 from rag.answer import SentenceSplitCache, source_of
-from rag.extractive_summary import summarize_text
+from rag.extractive_summary import summarize_text, summary_worthy
 from rag.sentences import SentenceSpan
 from rag.types import AnswerSentence, Citation, Summary
 
@@ -87,7 +87,9 @@ def summarize_topic(
         art = article(article_id)
         sentences = splits.get(art)
         inside = [
-            i for i, s in enumerate(sentences) if any(lo <= s.start and s.end <= hi for lo, hi in spans)
+            i
+            for i, s in enumerate(sentences)
+            if summary_worthy(s) and any(lo <= s.start and s.end <= hi for lo, hi in spans)
         ]
         if not inside:
             continue

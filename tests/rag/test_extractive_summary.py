@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from eval.summary_tuning import lead, load_articles, rouge
-from rag.extractive_summary import summarize_text
+from rag.extractive_summary import summarize_text, summary_worthy
+from rag.sentences import SentenceSpan
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -83,3 +84,13 @@ def test_rouge1_not_below_lead3_on_first_30(embed: Embed, articles) -> None:
     baseline = rouge(articles, lambda a: lead(a.text))
     assert ours["rouge1"] >= baseline["rouge1"]
     assert ours["rouge2"] >= baseline["rouge2"]
+
+
+def test_table_rows_and_bylines_are_not_summary_worthy():
+
+    def span(text):
+        return SentenceSpan(text, 0, len(text))
+
+    assert not summary_worthy(span("Kimi Raikkonen (Finland) Ferrari 1:37.232 7."))
+    assert not summary_worthy(span("By Daily Mail Reporter and Associated Press Staff Writers Today"))
+    assert summary_worthy(span("Hamilton took pole for the Chinese Grand Prix on Saturday."))
