@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +32,7 @@ class Settings:
     # Answers
     answer_sentences: int = 3
     summary_sentences: int = 3
-    # LLM (optional): "" means the extractive answerer.
-    llm: str = ""
-    llm_url: str = ""
-    llm_model: str = ""
-    llm_api_key: str = ""
     lock_timeout: float = 30.0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def replace(self, **changes: Any) -> Settings:
         """Copy with changes, ignoring None (unset CLI flags)."""
