@@ -7,7 +7,6 @@ sentence with its exact offsets, so it cannot misquote or invent.
 
 from __future__ import annotations
 
-import logging
 import re
 import threading
 from collections.abc import Callable, Sequence
@@ -22,12 +21,10 @@ from llama_index.core.schema import NodeWithScore, QueryBundle
 
 from index.articles import Article
 from index.embedder import SentenceTransformerEmbedding
-from rag.followup import STOPWORDS, key_terms
+from rag.followup import STOPWORDS
 from rag.lexical import TermWeights
 from rag.sentences import SentenceSpan, split_sentences
 from rag.types import Answer, AnswerSentence, Citation, Source
-
-log = logging.getLogger(__name__)
 
 NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|old|long|far|tall|big|heavy|often)|what (percentage|age|number|year|amount))\b", re.I
@@ -71,6 +68,7 @@ class Candidate:
     chunk: NodeWithScore
     rank: int
     previous: str = ""  # the sentence before, which often names who or what "he" or "it" is
+    offers: bool = True  # holds the kind of thing the question asks for (see offers_answer_type)
     score: float = 0.0
 
 
@@ -93,23 +91,20 @@ def expected_answer_type(question: str) -> str | None:
     return None
 
 
-def offers_answer_type(kind: str | None, question: str, sentence: str) -> bool:
-    """Whether the sentence holds something of the asked-for kind that the question does not already say."""
+def asked_words(question: str) -> set[str]:
+    return {w.lower().strip(".,") for w in re.findall(r"[\w'\u2019,.-]+", question)}
+
+
+def offers_answer_type(kind: str | None, asked: set[str], sentence: str) -> bool:
+    """Whether the sentence holds something of the asked-for kind that the question (`asked`) does not say."""
     if kind is None:
         return True
-    asked = {w.lower().strip(".,") for w in re.findall(r"[\w'\u2019,.-]+", question)}
     pattern = {"number": NUMBER, "time": TIME_WORDS, "name": CAPITALISED}[kind]
     for match in pattern.finditer(sentence):
         token = match.group(0).lower().strip(".,")
         if token not in asked and not (kind == "name" and token in STOPWORDS):
             return True
     return False
-
-
-def answer_type_match(question: str, sentence: str) -> float:
-    """1 when the sentence offers the kind of thing the question asks for, 0 otherwise or when untyped."""
-    kind = expected_answer_type(question)
-    return float(kind is not None and offers_answer_type(kind, question, sentence))
 
 
 class SentenceSplitCache:
@@ -212,8 +207,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         seen: set[tuple[str, int]] = set()
         for rank, hit in enumerate(nodes):
             article = self.article(hit.node.ref_doc_id or "")
-            lo = hit.node.start_char_idx or 0  # type: ignore[attr-defined]
-            hi = hit.node.end_char_idx or len(article.text)  # type: ignore[attr-defined]
+            lo, hi = chunk_bounds(hit, article)
             spans = self.sentences.get(article)
             for k, span in enumerate(spans):
                 if span.start >= lo and span.end <= hi and (article.id, span.start) not in seen:
@@ -231,6 +225,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         """Coverage of the question's key terms, retrieval rank and answer type first; similarity to the
         (condensed) question for the lexically most promising sentences, which alone are embedded."""
         w = self.weights
+        kind, asked = expected_answer_type(question), asked_words(question)
         own = self.terms.stems(question)
         carried = [s for s in self.terms.stems(" ".join(context_terms or [])) if s not in own]
         for c in candidates:
@@ -244,11 +239,9 @@ class ExtractiveSynthesizer(BaseSynthesizer):
                 coverage = 0.8 * coverage + 0.2 * self.terms.coverage(
                     carried, c.span.text + " " + c.article.title
                 )
-            c.score = (
-                w.coverage * coverage
-                + w.rank / (1 + c.rank)
-                + w.answer_type * answer_type_match(question, c.span.text)
-            )
+            c.offers = offers_answer_type(kind, asked, c.span.text)
+            typed = kind is not None and c.offers
+            c.score = w.coverage * coverage + w.rank / (1 + c.rank) + w.answer_type * typed
         shortlist = sorted(candidates, key=lambda c: -c.score)[: w.embed_at_most]
         vectors = self.vectors.get(
             [((c.article.id, c.span.start, c.span.end), c.span.text) for c in shortlist]
@@ -257,16 +250,15 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             c.score += w.similarity * float(sim)
         return shortlist, vectors
 
-    def select(self, candidates: list[Candidate], vectors: np.ndarray, question: str = "") -> list[int]:
+    def select(self, candidates: list[Candidate], vectors: np.ndarray, typed_question: bool) -> list[int]:
         """Best sentence first, then others close to it in score that do not repeat what is chosen.
 
         When the question asks for a kind of thing (a number, a time, a name), the first sentence
         is the best one that offers it, if that one scores within `keep_ratio` of the best overall.
         """
         order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-        kind = expected_answer_type(question)
-        if kind and order:
-            typed = [i for i in order if offers_answer_type(kind, question, candidates[i].span.text)]
+        if typed_question and order:
+            typed = [i for i in order if candidates[i].offers]
             if typed and candidates[typed[0]].score >= self.weights.keep_ratio * candidates[order[0]].score:
                 order.remove(typed[0])
                 order.insert(0, typed[0])
@@ -296,11 +288,9 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             query_embedding or self.embedder.get_query_embedding(retrieval_query), dtype="float32"
         )
         candidates, vectors = self.score(question, candidates, query_vector, context_terms)
-        chosen = self.select(candidates, vectors, question)
+        chosen = self.select(candidates, vectors, expected_answer_type(question) is not None)
         best = candidates[chosen[0]].score
-        kind = expected_answer_type(question)
-        offers = any(offers_answer_type(kind, question, candidates[i].span.text) for i in chosen)
-        if best < self.weights.refuse_below or not offers:
+        if best < self.weights.refuse_below or not any(candidates[i].offers for i in chosen):
             return refusal(question, retrieval_query, candidates, best)
         citations: list[Citation] = []
         sentences: list[AnswerSentence] = []
@@ -330,13 +320,8 @@ def answer_from_reply(
     citations = []
     for n, hit in enumerate(nodes, 1):
         art = article(hit.node.ref_doc_id or "")
-        start = hit.node.start_char_idx or 0  # type: ignore[attr-defined]
-        end = hit.node.end_char_idx or len(art.text)  # type: ignore[attr-defined]
-        passage = art.text[start:end]
-        citations.append(
-            Citation(n, art.id, art.title, art.source, art.published_at, art.url, passage, start, end,
-                     hit.node.node_id, start, passage)
-        )  # fmt: skip
+        bounds = chunk_bounds(hit, art)
+        citations.append(Citation.of(n, art, bounds, bounds, hit.node.node_id))
     sentences = []
     for span in split_sentences(reply):
         cited = [int(m) for m in re.findall(r"\[(\d+)\]", span.text) if 0 < int(m) <= len(citations)]
@@ -344,23 +329,15 @@ def answer_from_reply(
     return Answer(question, reply.strip(), False, sentences, citations, mode, retrieval_query)
 
 
+def chunk_bounds(hit: NodeWithScore, article: Article) -> tuple[int, int]:
+    """A retrieved chunk's character offsets in its article."""
+    node = hit.node
+    return node.start_char_idx or 0, node.end_char_idx or len(article.text)  # type: ignore[attr-defined]
+
+
 def citation(n: int, c: Candidate) -> Citation:
-    node = c.chunk.node
-    start = node.start_char_idx or 0  # type: ignore[attr-defined]
-    end = node.end_char_idx or len(c.article.text)  # type: ignore[attr-defined]
-    return Citation(
-        n=n,
-        article_id=c.article.id,
-        title=c.article.title,
-        source=c.article.source,
-        published_at=c.article.published_at,
-        url=c.article.url,
-        passage=c.article.text[start:end],
-        start=c.span.start,
-        end=c.span.end,
-        chunk_id=node.node_id,
-        passage_start=start,
-        sentence=c.span.text,
+    return Citation.of(
+        n, c.article, (c.span.start, c.span.end), chunk_bounds(c.chunk, c.article), c.chunk.node.node_id
     )
 
 
@@ -382,14 +359,3 @@ def refusal(question: str, retrieval_query: str, candidates: list[Candidate], co
         else "No article in the index is close to this question."
     )
     return Answer(question, text, True, [], [], "extractive", retrieval_query, listed, confidence)
-
-
-__all__ = [
-    "ExtractiveSynthesizer",
-    "Weights",
-    "SentenceSplitCache",
-    "refusal",
-    "citation",
-    "source_of",
-    "key_terms",
-]

@@ -16,24 +16,6 @@ from rag.types import AnswerSentence, Citation, Summary
 Embed = Callable[[list[str]], np.ndarray]
 
 
-def cite(n: int, article: Article, span: SentenceSpan, passage: tuple[int, int] | None = None) -> Citation:
-    """A citation whose passage is the sentence's paragraph-sized neighbourhood in the article."""
-    lo, hi = passage or (span.start, span.end)
-    return Citation(
-        n=n,
-        article_id=article.id,
-        title=article.title,
-        source=article.source,
-        published_at=article.published_at,
-        url=article.url,
-        passage=article.text[lo:hi],
-        start=span.start,
-        end=span.end,
-        passage_start=lo,
-        sentence=span.text,
-    )
-
-
 def neighbourhood(sentences: Sequence[SentenceSpan], index: int, width: int = 1) -> tuple[int, int]:
     """Offsets of a sentence with its neighbours: enough context to read the cited sentence in."""
     lo = sentences[max(index - width, 0)].start
@@ -48,7 +30,8 @@ def summarize_article(article: Article, embed: Embed, n: int, splits: SentenceSp
     citations = []
     for k, span in enumerate(chosen, 1):
         i = position.get((span.start, span.end))
-        citations.append(cite(k, article, span, neighbourhood(sentences, i) if i is not None else None))
+        passage = neighbourhood(sentences, i) if i is not None else (span.start, span.end)
+        citations.append(Citation.of(k, article, (span.start, span.end), passage))
     parts = [AnswerSentence(c.sentence, [c.n]) for c in citations]
     return Summary(
         text=" ".join(f"{p.text} [{p.citations[0]}]" for p in parts),
@@ -120,7 +103,7 @@ def summarize_topic(
         cited = []
         for i, span, _ in keep:
             n = len(citations) + 1
-            citations.append(cite(n, art, span, neighbourhood(sentences, i)))
+            citations.append(Citation.of(n, art, (span.start, span.end), neighbourhood(sentences, i)))
             parts.append(AnswerSentence(span.text, [n]))
             cited.append(f"{span.text} [{n}]")
         date = (art.published_at or "")[:10] or "undated"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from index.articles import Article
+
 
 @dataclass(frozen=True)
 class Source:
@@ -36,6 +38,26 @@ class Citation:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def of(
+        cls, n: int, article: Article, sentence: tuple[int, int], passage: tuple[int, int], chunk_id: str = ""
+    ) -> Citation:
+        """A citation of article.text[sentence] read within article.text[passage] (both offset pairs)."""
+        return cls(
+            n=n,
+            article_id=article.id,
+            title=article.title,
+            source=article.source,
+            published_at=article.published_at,
+            url=article.url,
+            passage=article.text[passage[0] : passage[1]],
+            start=sentence[0],
+            end=sentence[1],
+            chunk_id=chunk_id,
+            passage_start=passage[0],
+            sentence=article.text[sentence[0] : sentence[1]],
+        )
 
 
 @dataclass
