@@ -7,7 +7,6 @@ import hashlib
 import itertools
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -15,25 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
+from eval.datasets import load_highlights
+from eval.metrics import ROUGE_TYPES, rouge_scores
 from rag.extractive_summary import SummaryWeights, summarize_text
 from rag.sentences import SentenceSpan, split_sentences
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 ARTICLES = DATA_DIR / "sample" / "cnndm" / "articles.jsonl"
-HIGHLIGHTS = DATA_DIR / "eval" / "cnndm" / "highlights.jsonl"
 CACHE = Path(tempfile.gettempdir()) / "newsrag_summary_tuning_embeddings.npz"
-ROUGE_TYPES = ("rouge1", "rouge2", "rougeLsum")
-
-_PTB_FIXES = (
-    (re.compile(r"``\s*"), '"'),
-    (re.compile(r"\s*''"), '"'),
-    (re.compile(r"`\s*"), "'"),
-    (re.compile(r"-LRB-\s*"), "("),
-    (re.compile(r"\s*-RRB-"), ")"),
-    (re.compile(r" (?='s\b|'re\b|'ve\b|'ll\b|'d\b|'m\b|n't\b)"), ""),
-    (re.compile(r" (?=[.,;:!?%)])"), ""),
-    (re.compile(r"(?<=[($£]) "), ""),
-)
 
 
 @dataclass(frozen=True)
@@ -46,20 +34,9 @@ class Article:
     highlights: list[str]
 
 
-def detokenize(sentence: str) -> str:
-    """Undo PTB tokenisation ("Locke 's" -> "Locke's") so references read like the articles."""
-    for pattern, replacement in _PTB_FIXES:
-        sentence = pattern.sub(replacement, sentence)
-    return sentence.strip()
-
-
 def load_articles(limit: int | None = None) -> list[Article]:
     """Articles joined with their highlights by id, in file order."""
-    highlights: dict[str, list[str]] = {}
-    with HIGHLIGHTS.open(encoding="utf-8") as fh:
-        for line in fh:
-            row = json.loads(line)
-            highlights[row["id"]] = [detokenize(h) for h in row["highlights"]]
+    highlights = load_highlights()
     articles: list[Article] = []
     with ARTICLES.open(encoding="utf-8") as fh:
         for line in fh:
@@ -124,17 +101,8 @@ def lead(text: str, n: int = 3) -> list[SentenceSpan]:
 
 
 def rouge(articles: list[Article], summarize: Callable[[Article], list[SentenceSpan]]) -> dict[str, float]:
-    """Mean ROUGE-1/2/Lsum F1 x100 over articles, one sentence per line for Lsum."""
-    from rouge_score import rouge_scorer
-
-    scorer = rouge_scorer.RougeScorer(list(ROUGE_TYPES), use_stemmer=True)
-    totals = dict.fromkeys(ROUGE_TYPES, 0.0)
-    for article in articles:
-        prediction = "\n".join(s.text for s in summarize(article))
-        scores = scorer.score("\n".join(article.highlights), prediction)
-        for kind in ROUGE_TYPES:
-            totals[kind] += scores[kind].fmeasure
-    return {kind: 100 * total / len(articles) for kind, total in totals.items()}
+    """Mean ROUGE-1/2/Lsum F1 x100 over articles, scored as `newsrag eval` scores them."""
+    return rouge_scores([[s.text for s in summarize(a)] for a in articles], [a.highlights for a in articles])
 
 
 def grid_search(articles: list[Article], embed: CachedEmbedder, n: int) -> None:
