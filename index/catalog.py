@@ -42,8 +42,13 @@ class Catalog:
 
     def articles(self) -> list[Article]:
         """Articles newest first (undated last), then by title."""
-        items = [document_to_article(d) for d in self._documents.values()]
-        return sorted(items, key=lambda a: (a.published_at is None, _neg(a.published_at), a.title.lower()))
+        by_title = sorted(
+            (document_to_article(d) for d in self._documents.values()), key=lambda a: a.title.lower()
+        )
+        # Stable sort: within one date (and among the undated, sorted last) titles stay in order.
+        return sorted(
+            by_title, key=lambda a: (a.published_at is not None, a.published_at or ""), reverse=True
+        )
 
     def article(self, article_id: str) -> Article:
         doc = self._documents.get(article_id)
@@ -75,8 +80,3 @@ class Catalog:
             size_bytes=directory_size(self.snapshot.path) if self.snapshot.path else 0,
             updated_at=manifest.updated_at,
         )
-
-
-def _neg(date: str | None) -> str:
-    """Sort key that orders ISO dates descending."""
-    return "".join(chr(0x10FFFF - ord(c)) for c in date) if date else ""
