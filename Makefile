@@ -12,7 +12,8 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# CPU torch first: a bare torch requirement would pull a multi-GB CUDA build.
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[dev]'
+	# strict: a tree of links under build/, which mypy reads as the installed `newsrag` package.
+	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	touch $@
 
 install: $(BIN)/.installed
@@ -37,7 +38,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m eval.bench_ingest
+	$(BIN)/python -m newsrag.eval.bench_ingest
 
 eval: install
 	$(BIN)/newsrag eval

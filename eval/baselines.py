@@ -7,10 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.schema import NodeWithScore
-
-from index.articles import Article
-from index.embedder import SentenceTransformerEmbedding
-from rag.sentences import split_sentences
+from newsrag.index.articles import Article
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.rag.sentences import split_sentences
 
 
 @dataclass

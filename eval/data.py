@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eval.datasets import CNNDM_DIR, QA_SET, QAItem, load_highlights, load_qa, read_jsonl
-from eval.multihop import MultiHopData, load_multihop, write_articles_jsonl
-from index.settings import SAMPLE_CORPUS
+from newsrag.data import SAMPLE_CORPUS
+from newsrag.eval.datasets import CNNDM_DIR, QA_SET, QAItem, load_highlights, load_qa, read_jsonl
+from newsrag.eval.multihop import MultiHopData, load_multihop, write_articles_jsonl
 
 QUICK_ARTICLES = 40
 
@@ -83,7 +83,7 @@ def user_dataset(path: Path, work: Path) -> EvalData:
     def optional(name: str) -> list[dict[str, Any]]:
         return read_jsonl(path / name) if (path / name).exists() else []
 
-    from eval.metrics import detokenize_ptb
+    from newsrag.eval.metrics import detokenize_ptb
 
     return EvalData(
         f"user data set ({path})",

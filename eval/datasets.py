@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from index.settings import REPO_ROOT
+from newsrag.data import EVAL_DIR
 
-EVAL_DIR = REPO_ROOT / "data" / "eval"
 QA_SET = EVAL_DIR / "qa.jsonl"
 CNNDM_DIR = EVAL_DIR / "cnndm"
 # The seed article has no id of its own (its id is derived from its text); the QA set names it so.
@@ -77,7 +76,7 @@ class HighlightQuery:
 
 
 def load_highlights(folder: Path = CNNDM_DIR) -> dict[str, list[str]]:
-    from eval.metrics import detokenize_ptb
+    from newsrag.eval.metrics import detokenize_ptb
 
     return {
         r["id"]: [detokenize_ptb(h) for h in r["highlights"]] for r in read_jsonl(folder / "highlights.jsonl")

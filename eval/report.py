@@ -7,7 +7,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from eval.suites import KS, SuiteResult
+from newsrag.eval.suites import KS, SuiteResult
 
 PERCENT = {"retrieval", "qa", "multihop"}
 

@@ -9,12 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from eval.baselines import LlamaIndexDefault
-from eval.data import EvalData, bundled, user_dataset
-from eval.datasets import HighlightQuery
-from eval.metrics import multihop_metrics
-from eval.report import terminal_summary, write_report
-from eval.suites import (
+from newsrag.eval.baselines import LlamaIndexDefault
+from newsrag.eval.data import EvalData, bundled, user_dataset
+from newsrag.eval.datasets import HighlightQuery
+from newsrag.eval.metrics import multihop_metrics
+from newsrag.eval.report import terminal_summary, write_report
+from newsrag.eval.suites import (
     SuiteResult,
     faithfulness_suite,
     latency_suite,
@@ -23,10 +23,11 @@ from eval.suites import (
     summary_suite,
     timed,
 )
-from index.embedder import SentenceTransformerEmbedding
-from index.ingest import ingest
-from index.settings import Settings
-from rag.engine import NewsRAG
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.ingest import ingest
+from newsrag.rag.engine import NewsRAG
+
+from newsrag.settings import Settings
 
 log = logging.getLogger(__name__)
 SUITES = ("retrieval", "qa", "summaries", "faithfulness", "latency")

@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-
-from eval.baselines import LlamaIndexDefault
-from eval.datasets import HighlightQuery, QAItem, resolve_gold
-from eval.metrics import (
+from newsrag.eval.baselines import LlamaIndexDefault
+from newsrag.eval.datasets import HighlightQuery, QAItem, resolve_gold
+from newsrag.eval.metrics import (
     answer_contains,
     citation_scores,
     pearson,
@@ -23,11 +22,11 @@ from eval.metrics import (
     spearman,
     unigram_precision,
 )
-from rag.engine import NewsRAG
-from rag.extractive_summary import summarize_text
-from rag.retrieve import article_ranking
-from rag.sentences import split_sentences
-from rag.support import SupportChecker
+from newsrag.rag.engine import NewsRAG
+from newsrag.rag.extractive_summary import summarize_text
+from newsrag.rag.retrieve import article_ranking
+from newsrag.rag.sentences import split_sentences
+from newsrag.rag.support import SupportChecker
 
 log = logging.getLogger(__name__)
 KS = (1, 2, 3, 4, 5, 10)
@@ -164,7 +163,7 @@ def summary_suite(
     peers: dict[str, dict[str, str]],
 ) -> SuiteResult:
     """ROUGE against the journalists' highlights for our summaries, Lead-3 and the published systems."""
-    from eval.metrics import detokenize_ptb
+    from newsrag.eval.metrics import detokenize_ptb
 
     result = SuiteResult("summaries")
     ids = [i for i in highlights if i in articles]
@@ -207,7 +206,7 @@ def faithfulness_suite(
     judgements: list[dict[str, Any]],
 ) -> SuiteResult:
     """Claim-support scores of peer summaries against their articles vs FRANK's human factuality."""
-    from eval.metrics import detokenize_ptb
+    from newsrag.eval.metrics import detokenize_ptb
 
     result = SuiteResult("faithfulness")
     checker = SupportChecker(engine.embedder.encode)

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from eval.datasets import load_highlights
-from eval.metrics import ROUGE_TYPES, rouge_scores
-from rag.extractive_summary import SummaryWeights, summarize_text
-from rag.sentences import SentenceSpan, split_sentences
+from newsrag.eval.datasets import load_highlights
+from newsrag.eval.metrics import ROUGE_TYPES, rouge_scores
+from newsrag.rag.extractive_summary import SummaryWeights, summarize_text
+from newsrag.rag.sentences import SentenceSpan, split_sentences
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 ARTICLES = DATA_DIR / "sample" / "cnndm" / "articles.jsonl"

@@ -9,9 +9,8 @@ from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
+from newsrag.index.settings import BUNDLED_EMBEDDER
 from pydantic import PrivateAttr
-
-from index.settings import BUNDLED_EMBEDDER
 
 log = logging.getLogger(__name__)
 

@@ -8,15 +8,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+from newsrag.index.articles import Article, InputError
+from newsrag.index.catalog import Catalog
+from newsrag.index.chunking import article_to_document, make_splitter
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.loaders import iter_inputs
+from newsrag.index.settings import IndexSettings
+from newsrag.index.storage import (
+    Manifest,
+    Snapshot,
+    empty_snapshot,
+    load_snapshot,
+    save_snapshot,
+    writer_lock,
+)
 
-from index.articles import Article, InputError
-from index.catalog import Catalog
-from index.chunking import article_to_document, make_splitter
-from index.embedder import SentenceTransformerEmbedding
-from index.errors import ArticleNotFoundError, IndexNotFoundError, NewsRagError
-from index.loaders import iter_inputs
-from index.settings import Settings
-from index.storage import Manifest, Snapshot, empty_snapshot, load_snapshot, save_snapshot, writer_lock
+from newsrag.errors import ArticleNotFoundError, IndexNotFoundError, NewsRagError
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +53,7 @@ class IngestReport:
         )
 
 
-def chunk_size_for(settings: Settings, embedder: SentenceTransformerEmbedding) -> int:
+def chunk_size_for(settings: IndexSettings, embedder: SentenceTransformerEmbedding) -> int:
     """The configured chunk size, never more than the embedder reads (it would silently cut the rest)."""
     if settings.chunk_size > embedder.max_tokens:
         raise NewsRagError(
@@ -56,7 +63,9 @@ def chunk_size_for(settings: Settings, embedder: SentenceTransformerEmbedding) -
     return settings.chunk_size or embedder.max_tokens
 
 
-def open_for_writing(settings: Settings, embedder: SentenceTransformerEmbedding, rebuild: bool) -> Snapshot:
+def open_for_writing(
+    settings: IndexSettings, embedder: SentenceTransformerEmbedding, rebuild: bool
+) -> Snapshot:
     """The live snapshot to update, or an empty one; the model is loaded only when a new index needs its size."""
     if not rebuild:
         try:
@@ -77,7 +86,7 @@ def open_for_writing(settings: Settings, embedder: SentenceTransformerEmbedding,
 
 
 def ingest(
-    settings: Settings,
+    settings: IndexSettings,
     paths: list[str],
     embedder: SentenceTransformerEmbedding,
     rebuild: bool = False,
@@ -147,7 +156,7 @@ def _index_articles(
     return len(chunks)
 
 
-def remove(settings: Settings, article_ids: list[str]) -> IngestReport:
+def remove(settings: IndexSettings, article_ids: list[str]) -> IngestReport:
     """Delete articles by id; unknown ids are reported as failed, known ones still go."""
     started = time.perf_counter()
     report = IngestReport()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from index.articles import Article, InputError, article_id, parse_date, split_authors
+from newsrag.index.articles import Article, InputError, article_id, parse_date, split_authors
 
 log = logging.getLogger(__name__)
 

@@ -18,13 +18,12 @@ from llama_index.core.base.response.schema import Response
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
-
-from index.articles import Article
-from index.embedder import SentenceTransformerEmbedding
-from rag.followup import STOPWORDS
-from rag.lexical import TermWeights
-from rag.sentences import SentenceSpan, split_sentences
-from rag.types import Answer, AnswerSentence, Citation, Source
+from newsrag.index.articles import Article
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.rag.followup import STOPWORDS
+from newsrag.rag.lexical import TermWeights
+from newsrag.rag.sentences import SentenceSpan, split_sentences
+from newsrag.rag.types import Answer, AnswerSentence, Citation, Source
 
 NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|old|long|far|tall|big|heavy|often)|what (percentage|age|number|year|amount))\b", re.I

@@ -7,20 +7,20 @@ from dataclasses import dataclass
 
 from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
+from newsrag.index.articles import Article
+from newsrag.index.catalog import Catalog
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.storage import load_snapshot
+from newsrag.rag.answer import ExtractiveSynthesizer, SentenceSplitCache, answer_from_reply
+from newsrag.rag.filters import Filters
+from newsrag.rag.followup import condense, key_terms, needs_context
+from newsrag.rag.lexical import TermWeights
+from newsrag.rag.retrieve import HybridRetriever, LexicalIndex
+from newsrag.rag.summarize import summarize_article, summarize_topic
+from newsrag.rag.types import Answer, Summary
 
-from index.articles import Article
-from index.catalog import Catalog
-from index.embedder import SentenceTransformerEmbedding
-from index.errors import NewsRagError
-from index.settings import Settings
-from index.storage import load_snapshot
-from rag.answer import ExtractiveSynthesizer, SentenceSplitCache, answer_from_reply
-from rag.filters import Filters
-from rag.followup import condense, key_terms, needs_context
-from rag.lexical import TermWeights
-from rag.retrieve import HybridRetriever, LexicalIndex
-from rag.summarize import summarize_article, summarize_topic
-from rag.types import Answer, Summary
+from newsrag.errors import NewsRagError
+from newsrag.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-
-from rag.sentences import SentenceSpan, split_sentences
+from newsrag.rag.sentences import SentenceSpan, split_sentences
 
 Embed = Callable[[list[str]], np.ndarray]
 """Returns one L2-normalised embedding row per input string."""

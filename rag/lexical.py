@@ -7,8 +7,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 import Stemmer
-
-from rag.followup import key_terms
+from newsrag.rag.followup import key_terms
 
 
 class TermWeights:

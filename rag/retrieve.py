@@ -19,10 +19,9 @@ import Stemmer
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import VectorStoreQuery
-
-from index.embedder import SentenceTransformerEmbedding
-from index.vector_store import FaissArticleStore
-from rag.filters import Filters
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.vector_store import FaissArticleStore
+from newsrag.rag.filters import Filters
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG on import, which floods any application that logs; undo that.

@@ -6,12 +6,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from llama_index.core.schema import NodeWithScore
-
-from index.articles import Article
-from rag.answer import SentenceSplitCache, source_of
-from rag.extractive_summary import summarize_text, summary_worthy
-from rag.sentences import SentenceSpan
-from rag.types import AnswerSentence, Citation, Summary
+from newsrag.index.articles import Article
+from newsrag.rag.answer import SentenceSplitCache, source_of
+from newsrag.rag.extractive_summary import summarize_text, summary_worthy
+from newsrag.rag.sentences import SentenceSpan
+from newsrag.rag.types import AnswerSentence, Citation, Summary
 
 Embed = Callable[[list[str]], np.ndarray]
 

@@ -16,9 +16,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import Stemmer
-
-from rag.followup import STOPWORDS
-from rag.sentences import split_sentences
+from newsrag.rag.followup import STOPWORDS
+from newsrag.rag.sentences import split_sentences
 
 Embed = Callable[[list[str]], np.ndarray]
 WORD = re.compile(r"[^\W_]+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from index.articles import Article
+from newsrag.index.articles import Article
 
 
 @dataclass(frozen=True)

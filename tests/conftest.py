@@ -22,14 +22,14 @@ SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minne
 
 @pytest.fixture(scope="session")
 def embedder():
-    from index.embedder import SentenceTransformerEmbedding
+    from newsrag.index.embedder import SentenceTransformerEmbedding
 
     return SentenceTransformerEmbedding()
 
 
 @pytest.fixture
 def settings(tmp_path):
-    from index.settings import Settings
+    from newsrag.settings import Settings
 
     return Settings(index_dir=tmp_path / "index", lock_timeout=2.0)
 
@@ -47,8 +47,9 @@ def small_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def small_index(tmp_path_factory, small_corpus, embedder):
     """Settings pointing at an index of the small corpus, built once per session; tests must not write to it."""
-    from index.ingest import ingest
-    from index.settings import Settings
+    from newsrag.index.ingest import ingest
+
+    from newsrag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("small-index") / "index")
     report = ingest(settings, [str(small_corpus)], embedder)
@@ -59,8 +60,9 @@ def small_index(tmp_path_factory, small_corpus, embedder):
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, embedder):
     """Settings pointing at an index of the whole bundled sample corpus (251 articles), built once."""
-    from index.ingest import ingest
-    from index.settings import Settings
+    from newsrag.index.ingest import ingest
+
+    from newsrag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("sample-index") / "index")
     report = ingest(settings, [str(SAMPLE)], embedder)

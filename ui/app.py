@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gradio as gr
+from newsrag.index.ingest import ingest
+from newsrag.rag.engine import NewsRAG
+from newsrag.rag.filters import Filters
+from newsrag.ui import render
 
-from index.errors import NewsRagError
-from index.ingest import ingest
-from index.settings import Settings
-from rag.engine import NewsRAG
-from rag.filters import Filters
-from ui import render
+from newsrag.errors import NewsRagError
+from newsrag.settings import Settings
 
 EXAMPLES = [
     "How many immigration officers is the government pulling out of Minneapolis?",
@@ -524,6 +524,6 @@ def serve(
 
 
 if __name__ == "__main__":
-    from ui.cli import cli
+    from newsrag.ui.cli import cli
 
     cli(["serve"], prog_name="newsrag")

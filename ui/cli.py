@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import click
+from newsrag.data import SAMPLE_CORPUS
 
-from index.errors import NewsRagError
-from index.settings import SAMPLE_CORPUS, Settings
+from newsrag.errors import NewsRagError
+from newsrag.settings import Settings
 
 
 def _quiet_libraries() -> None:
@@ -39,7 +40,7 @@ class Context:
     @property
     def embedder(self) -> Any:
         if self._embedder is None:
-            from index.embedder import SentenceTransformerEmbedding
+            from newsrag.index.embedder import SentenceTransformerEmbedding
 
             _quiet_libraries()
             self._embedder = SentenceTransformerEmbedding(
@@ -90,7 +91,7 @@ def ingest(
     obj: Context, paths: tuple[str, ...], rebuild: bool, chunk_size: int | None, chunk_overlap: int | None
 ) -> None:
     """Add files, folders (recursive) and RSS/Atom feeds (file or URL) to the index; default: the sample corpus."""
-    from index.ingest import ingest as run_ingest
+    from newsrag.index.ingest import ingest as run_ingest
 
     obj.settings = obj.settings.replace(chunk_size=chunk_size, chunk_overlap=chunk_overlap)
     inputs = list(paths) or [str(SAMPLE_CORPUS)]
@@ -124,7 +125,7 @@ def ingest(
 @click.pass_obj
 def remove(obj: Context, ids: tuple[str, ...]) -> None:
     """Delete articles by id."""
-    from index.ingest import remove as run_remove
+    from newsrag.index.ingest import remove as run_remove
 
     report = run_remove(obj.settings, list(ids))
     for failure in report.failed:
@@ -135,8 +136,8 @@ def remove(obj: Context, ids: tuple[str, ...]) -> None:
 
 
 def _catalog(settings: Settings) -> Any:
-    from index.catalog import Catalog
-    from index.storage import load_snapshot
+    from newsrag.index.catalog import Catalog
+    from newsrag.index.storage import load_snapshot
 
     return Catalog(load_snapshot(settings.index_dir))
 
@@ -177,13 +178,13 @@ def list_articles(obj: Context, as_json: bool) -> None:
 
 
 def _engine(obj: Context) -> Any:
-    from rag.engine import NewsRAG
+    from newsrag.rag.engine import NewsRAG
 
     return NewsRAG(obj.settings, obj.embedder)
 
 
 def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None) -> Any:
-    from rag.filters import Filters
+    from newsrag.rag.filters import Filters
 
     return Filters(sources=tuple(source), date_from=date_from, date_to=date_to)
 
@@ -276,8 +277,9 @@ def summarize(
 @click.pass_obj
 def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> None:
     """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus."""
-    from index.errors import IndexNotFoundError
-    from index.storage import load_snapshot
+    from newsrag.index.storage import load_snapshot
+
+    from newsrag.errors import IndexNotFoundError
 
     credentials = None
     if auth:
@@ -288,7 +290,7 @@ def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> 
     try:
         load_snapshot(obj.settings.index_dir)
     except IndexNotFoundError:
-        from index.ingest import ingest as run_ingest
+        from newsrag.index.ingest import ingest as run_ingest
 
         click.echo(
             f"No index in {obj.settings.index_dir} yet: indexing the bundled sample corpus {SAMPLE_CORPUS} ..."
@@ -297,7 +299,7 @@ def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> 
             obj.settings, [str(SAMPLE_CORPUS)], obj.embedder, show_progress=sys.stderr.isatty()
         )
         click.echo(report.summary())
-    from ui.app import serve as launch
+    from newsrag.ui.app import serve as launch
 
     try:
         demo, url = launch(
@@ -343,7 +345,7 @@ def evaluate(
     """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
     from datetime import datetime
 
-    from eval.runner import SUITES, run_eval
+    from newsrag.eval.runner import SUITES, run_eval
 
     out = out or Path("eval-reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
     run = run_eval(

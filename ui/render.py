@@ -11,10 +11,10 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from urllib.parse import urlsplit
 
-from index.articles import Article
-from index.catalog import IndexStats
-from index.ingest import IngestReport
-from rag.types import Answer, Citation, Source, Summary
+from newsrag.index.articles import Article
+from newsrag.index.catalog import IndexStats
+from newsrag.index.ingest import IngestReport
+from newsrag.rag.types import Answer, Citation, Source, Summary
 
 EMPTY_SOURCES = (
     '<div class="nr-empty">Sources of the answer appear here: each <b>[n]</b> in the answer '

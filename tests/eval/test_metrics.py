@@ -3,8 +3,7 @@
 import math
 
 import pytest
-
-from eval.metrics import (
+from newsrag.eval.metrics import (
     answer_contains,
     citation_scores,
     dedupe,

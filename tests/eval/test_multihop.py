@@ -5,9 +5,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-
-from eval.metrics import multihop_metrics
-from eval.multihop import (
+from newsrag.eval.metrics import multihop_metrics
+from newsrag.eval.multihop import (
     MultiHopFormatError,
     corpus_to_jsonl_articles,
     load_multihop,

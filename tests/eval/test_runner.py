@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eval.runner import run_eval
+from newsrag.eval.runner import run_eval
 
 FIXTURE = Path(__file__).parent / "fixtures" / "multihop"
 

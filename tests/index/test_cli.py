@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
-from index.storage import writer_lock
-from ui.cli import cli
+from newsrag.index.storage import writer_lock
+from newsrag.ui.cli import cli
 
 REPO = Path(__file__).resolve().parents[2]
 SEED = REPO / "data" / "sample" / "seed" / "border-czar-minneapolis.txt"

@@ -11,14 +11,14 @@ import faiss
 import pytest
 from llama_index.core.schema import MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
+from newsrag.index.articles import Article
+from newsrag.index.catalog import Catalog
+from newsrag.index.ingest import ingest, remove
+from newsrag.index.loaders import iter_inputs
+from newsrag.index.storage import CURRENT, current_snapshot_dir, load_snapshot, writer_lock
+from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE
 
-from index.articles import Article
-from index.catalog import Catalog
-from index.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NewsRagError
-from index.ingest import ingest, remove
-from index.loaders import iter_inputs
-from index.storage import CURRENT, current_snapshot_dir, load_snapshot, writer_lock
-from index.vector_store import IDS_FILE, VECTORS_FILE
+from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NewsRagError
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -7,8 +7,8 @@ import shutil
 import socket
 from pathlib import Path
 
-from index.articles import Article, InputError, article_id, content_hash
-from index.loaders import iter_inputs, load_file
+from newsrag.index.articles import Article, InputError, article_id, content_hash
+from newsrag.index.loaders import iter_inputs, load_file
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

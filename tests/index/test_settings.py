@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from index.settings import Settings
+from newsrag.settings import Settings
 
 
 def test_precedence_of_file_environment_and_overrides(tmp_path):

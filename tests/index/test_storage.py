@@ -16,11 +16,18 @@ from pathlib import Path
 import faiss
 import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
+from newsrag.index.catalog import Catalog
+from newsrag.index.ingest import ingest, remove
+from newsrag.index.storage import (
+    CURRENT,
+    MANIFEST,
+    Manifest,
+    current_snapshot_dir,
+    load_snapshot,
+    writer_lock,
+)
 
-from index.catalog import Catalog
-from index.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from index.ingest import ingest, remove
-from index.storage import CURRENT, MANIFEST, Manifest, current_snapshot_dir, load_snapshot, writer_lock
+from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
 
 REPO = Path(__file__).resolve().parents[2]
 CNNDM = REPO / "data" / "sample" / "cnndm" / "articles.jsonl"
@@ -184,9 +191,9 @@ def test_writer_lock_held_by_another_process(tmp_path):
 INGEST_CHILD = """
 import sys
 from pathlib import Path
-from index.embedder import SentenceTransformerEmbedding
-from index.ingest import ingest
-from index.settings import Settings
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.ingest import ingest
+from newsrag.settings import Settings
 
 index_dir, inputs, total = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 embedder = SentenceTransformerEmbedding()
@@ -261,8 +268,8 @@ def test_killed_ingest_leaves_the_old_index_intact(index_copy, embedder, tmp_pat
 SWAP_CHILD = """
 import os, signal, sys
 from pathlib import Path
-from index.ingest import remove
-from index.settings import Settings
+from newsrag.index.ingest import remove
+from newsrag.settings import Settings
 
 index_dir, article_id, step = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 real = {"rename": os.rename, "replace": os.replace}

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from newsrag.rag.answer import answer_from_reply
+from newsrag.rag.engine import NewsRAG
 
-from index.errors import NewsRagError
-from rag.answer import answer_from_reply
-from rag.engine import NewsRAG
+from newsrag.errors import NewsRagError
 
 SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 FIRST = "How many immigration officers is the government pulling out of Minneapolis?"

@@ -6,10 +6,9 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-
-from eval.summary_tuning import lead, load_articles, rouge
-from rag.extractive_summary import summarize_text, summary_worthy
-from rag.sentences import SentenceSpan
+from newsrag.eval.summary_tuning import lead, load_articles, rouge
+from newsrag.rag.extractive_summary import summarize_text, summary_worthy
+from newsrag.rag.sentences import SentenceSpan
 
 Embed = Callable[[list[str]], np.ndarray]
 

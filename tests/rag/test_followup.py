@@ -1,4 +1,4 @@
-from rag.followup import condense, needs_context
+from newsrag.rag.followup import condense, needs_context
 
 
 def test_pronoun_question_carries_earlier_key_terms():

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-
-from eval.datasets import highlight_queries, load_highlights
-from eval.metrics import rouge_scores
-from eval.suites import retrieval_suite
-from rag.engine import NewsRAG
-from rag.extractive_summary import summarize_text
-from rag.sentences import split_sentences
+from newsrag.eval.datasets import highlight_queries, load_highlights
+from newsrag.eval.metrics import rouge_scores
+from newsrag.eval.suites import retrieval_suite
+from newsrag.rag.engine import NewsRAG
+from newsrag.rag.extractive_summary import summarize_text
+from newsrag.rag.sentences import split_sentences
 
 pytestmark = pytest.mark.slow
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
-
-from eval.datasets import highlight_queries
-from eval.suites import retrieval_suite
-from rag.engine import NewsRAG
-from rag.filters import Filters
-from rag.retrieve import diversify
+from newsrag.eval.datasets import highlight_queries
+from newsrag.eval.suites import retrieval_suite
+from newsrag.rag.engine import NewsRAG
+from newsrag.rag.filters import Filters
+from newsrag.rag.retrieve import diversify
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-
-from rag.sentences import SentenceSpan, split_sentences
+from newsrag.rag.sentences import SentenceSpan, split_sentences
 
 CNNDM = Path(__file__).resolve().parents[2] / "data" / "sample" / "cnndm" / "articles.jsonl"
 

@@ -1,8 +1,7 @@
 """The claim-support check on hand cases: a changed number or name must not pass."""
 
 import pytest
-
-from rag.support import SupportChecker
+from newsrag.rag.support import SupportChecker
 
 PASSAGE = (
     "Tom Homan, the White House border czar, said on Wednesday that the federal government would "

@@ -26,8 +26,8 @@ def copy_index(settings, folder: Path):
 
 
 def launch(settings, embedder):
-    from rag.engine import NewsRAG
-    from ui.app import serve
+    from newsrag.rag.engine import NewsRAG
+    from newsrag.ui.app import serve
 
     engine = NewsRAG(settings, embedder)
     demo, url = serve(engine, settings, port=free_port(), block=False)

@@ -10,8 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import gradio as gr
 import pytest
 from gradio_client import Client
-
-from ui.app import ACCEPTED_SUFFIXES, MAX_UPLOAD_MB, stage_uploads, user_questions
+from newsrag.ui.app import ACCEPTED_SUFFIXES, MAX_UPLOAD_MB, stage_uploads, user_questions
 
 SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 SEED_QUESTION = "How many immigration officers is the government pulling out of Minneapolis?"
@@ -130,8 +129,8 @@ def feed_server(tmp_path):
 def test_add_articles_from_uploads_and_a_feed_reloads_the_engine(
     writable_index, embedder, feed_server, tmp_path
 ):
-    from rag.engine import NewsRAG
-    from ui.app import NewsApp
+    from newsrag.rag.engine import NewsRAG
+    from newsrag.ui.app import NewsApp
 
     engine = NewsRAG(writable_index, embedder)
     app = NewsApp(engine, writable_index)

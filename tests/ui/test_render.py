@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from index.articles import Article, InputError
-from index.ingest import IngestReport
-from rag.types import Answer, AnswerSentence, Citation, Source, Summary
-from ui import render
+from newsrag.index.articles import Article, InputError
+from newsrag.index.ingest import IngestReport
+from newsrag.rag.types import Answer, AnswerSentence, Citation, Source, Summary
+from newsrag.ui import render
 
 SCRIPT = "<script>window.__pwned=1</script>"
 IMG = '<img src=x onerror="window.__pwned=2">'

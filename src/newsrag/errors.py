@@ -1,4 +1,4 @@
-"""Typed errors that say what to do next."""
+"""Typed errors that say what to do next; every layer raises these, so they live outside all of them."""
 
 
 class NewsRagError(Exception):
@@ -19,3 +19,7 @@ class IndexLockedError(NewsRagError):
 
 class ArticleNotFoundError(NewsRagError):
     """An article id that the index does not hold."""
+
+
+class UnknownAnswererError(NewsRagError):
+    """An answerer name that no installed answerer registered."""

@@ -1,0 +1,68 @@
+"""One settings object for the whole project, filled from defaults, a TOML file, NEWSRAG_* env vars and flags."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from newsrag.errors import NewsRagError
+from newsrag.index.settings import IndexSettings
+
+
+@dataclass(frozen=True)
+class Settings(IndexSettings):
+    """Everything a run can be told; passed explicitly, never read from globals.
+
+    The index part (IndexSettings) is what index/ reads; the rest is about retrieval and answers.
+    """
+
+    # Retrieval
+    top_k: int = 6
+    candidates: int = 40
+    max_chunks_per_article: int = 2
+    # Answers
+    answerer: str = "extractive"  # a registered answerer (see `newsrag answerers`)
+    answer_sentences: int = 3
+    summary_sentences: int = 3
+
+    @classmethod
+    def load(
+        cls, config: Path | None = None, env: dict[str, str] | None = None, **overrides: Any
+    ) -> Settings:
+        """Defaults < config file (NEWSRAG_CONFIG or ./newsrag.toml) < environment < overrides."""
+        env = dict(os.environ if env is None else env)
+        values: dict[str, Any] = {}
+        config = config or (
+            Path(env["NEWSRAG_CONFIG"]) if env.get("NEWSRAG_CONFIG") else Path("newsrag.toml")
+        )
+        if config.is_file():
+            with config.open("rb") as handle:
+                values.update(tomllib.load(handle).get("newsrag", {}))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise NewsRagError(f"{config}: unknown setting(s) {', '.join(unknown)} in [newsrag]")
+        for f in fields(cls):
+            key = f"NEWSRAG_{f.name.upper()}"
+            if key in env:
+                values[f.name] = env[key]
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**{f.name: _coerce(f, values[f.name]) for f in fields(cls) if f.name in values})
+
+
+def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
+    kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    try:
+        if kind == "Path":
+            return Path(value).expanduser()
+        if kind == "int":
+            return int(value)
+        if kind == "float":
+            return float(value)
+    except (TypeError, ValueError) as exc:
+        raise NewsRagError(f"setting {f.name}: {value!r} is not a valid {kind}") from exc
+    return value
