@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from llama_index.core import Document, VectorStoreIndex
 from llama_index.core.schema import NodeWithScore
+
 from newsrag.index.articles import Article
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.rag.sentences import split_sentences

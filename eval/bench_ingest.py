@@ -17,12 +17,12 @@ import time
 from pathlib import Path
 
 from llama_index.core.schema import MetadataMode
+
 from newsrag.data import SAMPLE_CORPUS
 from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import ingest
 from newsrag.index.storage import load_snapshot
-
 from newsrag.settings import Settings
 
 NEW_ARTICLE = {

@@ -13,12 +13,11 @@ import os
 from dataclasses import replace
 from pathlib import Path
 
-from newsrag.eval.data import bundled
+from newsrag.eval.run_data import bundled
 from newsrag.eval.suites import qa_suite
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import ingest
 from newsrag.rag.engine import NewsRAG
-
 from newsrag.settings import Settings
 
 THRESHOLDS = (0.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65)

@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from newsrag.eval.baselines import LlamaIndexDefault
-from newsrag.eval.data import EvalData, bundled, user_dataset
-from newsrag.eval.datasets import HighlightQuery
+from newsrag.eval.formats import HighlightQuery
 from newsrag.eval.metrics import multihop_metrics
 from newsrag.eval.report import terminal_summary, write_report
+from newsrag.eval.run_data import EvalData, bundled, user_dataset
 from newsrag.eval.suites import (
     SuiteResult,
     faithfulness_suite,
@@ -26,7 +26,6 @@ from newsrag.eval.suites import (
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import ingest
 from newsrag.rag.engine import NewsRAG
-
 from newsrag.settings import Settings
 
 log = logging.getLogger(__name__)

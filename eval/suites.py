@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from newsrag.eval.baselines import LlamaIndexDefault
-from newsrag.eval.datasets import HighlightQuery, QAItem, resolve_gold
+from newsrag.eval.formats import HighlightQuery, QAItem, resolve_gold
 from newsrag.eval.metrics import (
     answer_contains,
     citation_scores,

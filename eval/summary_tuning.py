@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from newsrag.eval.datasets import load_highlights
+
+from newsrag.eval.formats import load_highlights
 from newsrag.eval.metrics import ROUGE_TYPES, rouge_scores
 from newsrag.rag.extractive_summary import SummaryWeights, summarize_text
 from newsrag.rag.sentences import SentenceSpan, split_sentences

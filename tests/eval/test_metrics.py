@@ -3,6 +3,7 @@
 import math
 
 import pytest
+
 from newsrag.eval.metrics import (
     answer_contains,
     citation_scores,

@@ -5,6 +5,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+
 from newsrag.eval.metrics import multihop_metrics
 from newsrag.eval.multihop import (
     MultiHopFormatError,

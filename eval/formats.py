@@ -1,4 +1,4 @@
-"""The eval sets shipped in data/eval/, and their documented JSONL formats."""
+"""The eval sets' JSONL formats (QA items, highlights) and their loaders; the bundled sets' paths."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from newsrag.data import EVAL_DIR
+from newsrag.eval.metrics import detokenize_ptb
 
 QA_SET = EVAL_DIR / "qa.jsonl"
 CNNDM_DIR = EVAL_DIR / "cnndm"
@@ -76,8 +77,7 @@ class HighlightQuery:
 
 
 def load_highlights(folder: Path = CNNDM_DIR) -> dict[str, list[str]]:
-    from newsrag.eval.metrics import detokenize_ptb
-
+    """Each article's highlights, detokenised as ROUGE and answer matching need them."""
     return {
         r["id"]: [detokenize_ptb(h) for h in r["highlights"]] for r in read_jsonl(folder / "highlights.jsonl")
     }

@@ -1,4 +1,4 @@
-"""Which data an eval run uses: the bundled sample (whole or a quick subset), or a user's folder."""
+"""Which data an eval run measures: the bundled sample (whole or a quick subset), or a user's folder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from newsrag.data import SAMPLE_CORPUS
-from newsrag.eval.datasets import CNNDM_DIR, QA_SET, QAItem, load_highlights, load_qa, read_jsonl
+from newsrag.eval.formats import CNNDM_DIR, QA_SET, QAItem, load_highlights, load_qa, read_jsonl
 from newsrag.eval.multihop import MultiHopData, load_multihop, write_articles_jsonl
 
 QUICK_ARTICLES = 40
@@ -83,13 +83,11 @@ def user_dataset(path: Path, work: Path) -> EvalData:
     def optional(name: str) -> list[dict[str, Any]]:
         return read_jsonl(path / name) if (path / name).exists() else []
 
-    from newsrag.eval.metrics import detokenize_ptb
-
     return EvalData(
         f"user data set ({path})",
         corpus,
         load_qa(path / "qa.jsonl") if (path / "qa.jsonl").exists() else [],
-        {r["id"]: [detokenize_ptb(h) for h in r["highlights"]] for r in optional("highlights.jsonl")},
+        load_highlights(path) if (path / "highlights.jsonl").exists() else {},
         {r["id"]: r for r in optional("peer_summaries.jsonl")},
         optional("factuality.jsonl"),
     )
