@@ -1,4 +1,4 @@
-"""The LlamaIndex default pipeline as a baseline: VectorStoreIndex, default chunking, same embedder, top-2."""
+"""The baselines every run measures next to ours: LlamaIndex's default pipeline, and Lead-3 for summaries."""
 
 from __future__ import annotations
 
@@ -10,7 +10,12 @@ from llama_index.core.schema import NodeWithScore
 
 from newsrag.index.articles import Article
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.rag.sentences import split_sentences
+from newsrag.rag.sentences import SentenceSpan, split_sentences
+
+
+def lead(text: str, n: int = 3) -> list[SentenceSpan]:
+    """The first n sentences (Lead-3 for n=3): the baseline news summarizers are measured against."""
+    return split_sentences(text)[:n]
 
 
 @dataclass

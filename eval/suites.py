@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from newsrag.eval.baselines import LlamaIndexDefault
+from newsrag.eval.baselines import LlamaIndexDefault, lead
 from newsrag.eval.formats import HighlightQuery, QAItem, resolve_gold
 from newsrag.eval.metrics import (
     answer_contains,
@@ -173,9 +173,9 @@ def summary_suite(
         [s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)]
         for i in ids
     ]
-    lead = [[s.text for s in split_sentences(articles[i].text)[:3]] for i in ids]
+    lead3 = [[s.text for s in lead(articles[i].text)] for i in ids]
     result.rows["newsrag extractive (3 sentences)"] = rouge_scores(ours, refs)
-    result.rows["Lead-3"] = rouge_scores(lead, refs)
+    result.rows["Lead-3"] = rouge_scores(lead3, refs)
     names = {
         "bart": "BART",
         "bert_sum": "BertSum",

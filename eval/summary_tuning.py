@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from newsrag.eval.baselines import lead
 from newsrag.eval.formats import load_highlights
 from newsrag.eval.metrics import ROUGE_TYPES, rouge_scores
 from newsrag.rag.extractive_summary import SummaryWeights, summarize_text
@@ -93,11 +94,6 @@ class CachedEmbedder:
             np.savez(tmp, keys=keys, vectors=vectors)
             os.replace(tmp, self.cache_path)
             self._dirty = False
-
-
-def lead(text: str, n: int = 3) -> list[SentenceSpan]:
-    """The first n sentences: the baseline news summarizers are measured against."""
-    return split_sentences(text)[:n]
 
 
 def rouge(articles: list[Article], summarize: Callable[[Article], list[SentenceSpan]]) -> dict[str, float]:
