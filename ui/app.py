@@ -16,13 +16,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import gradio as gr
+
+from newsrag.errors import NewsRagError
 from newsrag.index.ingest import ingest
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.filters import Filters
-from newsrag.ui import render
-
-from newsrag.errors import NewsRagError
 from newsrag.settings import Settings
+from newsrag.ui import render
 
 EXAMPLES = [
     "How many immigration officers is the government pulling out of Minneapolis?",
@@ -222,12 +222,11 @@ class NewsApp:
         self, query: str = "", sources: list[str] | None = None, date_from: str = "", date_to: str = ""
     ) -> list[list[str]]:
         try:
-            lo, hi = render.normalize_date(date_from), render.normalize_date(date_to, end=True)
+            filters = make_filters(sources, date_from, date_to)
         except ValueError as exc:
             gr.Warning(str(exc))
-            lo = hi = None
-        articles = render.filter_articles(self.engine.catalog.articles(), query, sources or (), lo, hi)
-        return render.article_rows(articles)
+            filters = Filters(sources=tuple(sources or ()))
+        return render.article_rows(render.filter_articles(self.engine.catalog.articles(), query, filters))
 
     def open_article(self, evt: gr.SelectData) -> str:
         article = render.article_of_row(self.engine.catalog.articles(), evt.row_value or [])

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from newsrag.index.articles import Article
 from newsrag.index.catalog import IndexStats
 from newsrag.index.ingest import IngestReport
+from newsrag.rag.filters import Filters
 from newsrag.rag.types import Answer, Citation, Source, Summary
 
 EMPTY_SOURCES = (
@@ -243,28 +244,15 @@ def normalize_date(value: str | None, end: bool = False) -> str | None:
 
 
 def filter_articles(
-    articles: Iterable[Article],
-    query: str = "",
-    sources: Sequence[str] = (),
-    date_from: str | None = None,
-    date_to: str | None = None,
+    articles: Iterable[Article], query: str = "", filters: Filters | None = None
 ) -> list[Article]:
-    """Articles whose title holds every word of `query`, from the given publishers and dates (inclusive)."""
+    """Articles whose title holds every word of `query` and that `filters` accepts, as retrieval would."""
     words = query.lower().split()
-    kept = []
-    for a in articles:
-        title = a.title.lower()
-        if words and not all(w in title for w in words):
-            continue
-        if sources and (a.source or "") not in sources:
-            continue
-        date = (a.published_at or "")[:10]
-        if (date_from or date_to) and not date:
-            continue
-        if (date_from and date < date_from) or (date_to and date[: len(date_to)] > date_to):
-            continue
-        kept.append(a)
-    return kept
+    return [
+        a
+        for a in articles
+        if all(w in a.title.lower() for w in words) and (filters is None or filters.accepts_article(a))
+    ]
 
 
 def article_rows(articles: Iterable[Article]) -> list[list[str]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from newsrag.index.articles import Article, InputError
 from newsrag.index.ingest import IngestReport
+from newsrag.rag.filters import Filters
 from newsrag.rag.types import Answer, AnswerSentence, Citation, Source, Summary
 from newsrag.ui import render
 
@@ -122,7 +123,7 @@ def test_summary_html_escapes_and_keeps_its_citations():
     assert "<p>Summary &lt;img src=x" in html and "<mark>The mayor said it was a good day.</mark>" in html
 
 
-def test_article_filter_by_title_words_source_and_dates():
+def test_article_filter_by_title_words_then_the_retrieval_filters():
     articles = [
         Article("1", "Goat elected mayor", "t", "Gazette", None, "2026-02-01"),
         Article("2", "Mayor resigns", "t", "Times", None, "2015-04-07T12:00:00"),
@@ -131,11 +132,18 @@ def test_article_filter_by_title_words_source_and_dates():
     ids = lambda xs: [a.id for a in xs]  # noqa: E731
     assert ids(render.filter_articles(articles, "MAYOR")) == ["1", "2", "3"]
     assert ids(render.filter_articles(articles, "goat mayor")) == ["1"]
-    assert ids(render.filter_articles(articles, "", ["Times"])) == ["2", "3"]
+    assert ids(render.filter_articles(articles, "", Filters(sources=("Times",)))) == ["2", "3"]
     to = render.normalize_date("2015-04", end=True)
     assert to == "2015-04-31"
-    assert ids(render.filter_articles(articles, "", (), None, to)) == ["2"]
-    assert ids(render.filter_articles(articles, "", (), render.normalize_date("2016"), None)) == ["1"]
+    april = Filters(date_to=to)
+    assert ids(render.filter_articles(articles, "", april)) == ["2"]
+    since_2016 = Filters(date_from=render.normalize_date("2016"))
+    assert ids(render.filter_articles(articles, "mayor", since_2016)) == ["1"]
+    # The browser lists exactly what a filtered question may draw on.
+    for filters in (Filters(sources=("Times",)), april, since_2016):
+        assert ids(render.filter_articles(articles, "", filters)) == ids(
+            filter(filters.accepts_article, articles)
+        )
     assert render.normalize_date(" ") is None
     try:
         render.normalize_date("April 2015")
