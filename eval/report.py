@@ -7,9 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from newsrag.eval.registry import SUITE_BY_NAME
 from newsrag.eval.suites import KS, SuiteResult
-
-PERCENT = {"retrieval", "qa", "multihop"}
 
 
 def table(result: SuiteResult, columns: list[str] | None = None) -> str:
@@ -17,7 +16,7 @@ def table(result: SuiteResult, columns: list[str] | None = None) -> str:
     if not result.rows:
         return "_no rows_"
     columns = columns or list(next(iter(result.rows.values())))
-    scale = 100 if result.name in PERCENT else 1
+    scale = 100 if SUITE_BY_NAME[result.name].percent else 1
     lines = ["| system | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for system, figures in result.rows.items():
         cells = [_fmt(figures.get(c), scale) for c in columns]
@@ -29,16 +28,6 @@ def _fmt(value: float | None, scale: int) -> str:
     if value is None:
         return "-"
     return f"{value * scale:.1f}" if scale != 1 else (f"{value:.3f}" if abs(value) < 10 else f"{value:.1f}")
-
-
-TITLES = {
-    "retrieval": "Retrieval: known-item search with the journalists' highlights (article level, %)",
-    "qa": "Questions: answers, citations and refusals (%)",
-    "summaries": "Summaries: ROUGE F1 x100 against the highlights",
-    "faithfulness": "Faithfulness: claim-support check vs human factuality judgements (correlation)",
-    "latency": "Latency, warm (milliseconds)",
-    "multihop": "MultiHop-RAG retrieval (chunk level, %)",
-}
 
 
 def write_report(out: Path, header: dict[str, Any], results: list[SuiteResult]) -> Path:
@@ -56,7 +45,7 @@ def write_report(out: Path, header: dict[str, Any], results: list[SuiteResult]) 
     lines += [f"- **{k}**: {v}" for k, v in header.items()]
     lines.append("")
     for r in results:
-        lines += [f"## {TITLES.get(r.name, r.name)}", "", table(r), ""]
+        lines += [f"## {SUITE_BY_NAME[r.name].description}", "", table(r), ""]
         lines += [f"_{note}; {r.seconds:.0f} s._" for note in r.notes] + [""]
         if r.name in plots:
             lines += [f"![{r.name}]({plots[r.name]})", ""]
@@ -106,15 +95,7 @@ def _plots(out: Path, results: list[SuiteResult]) -> dict[str, str]:
 
 def terminal_summary(results: list[SuiteResult]) -> str:
     """The few figures that matter most, one short table per suite."""
-    keep = {
-        "retrieval": ["recall@1", "recall@5", "mrr@10"],
-        "qa": ["answer accuracy", "citation precision", "refusal precision", "refusal recall"],
-        "summaries": ["rouge1", "rouge2", "rougeLsum"],
-        "faithfulness": ["pearson", "spearman"],
-        "latency": ["p50 ms", "p95 ms"],
-        "multihop": ["hits@4", "hits@10", "mrr@10"],
-    }
     parts = []
     for r in results:
-        parts.append(f"{r.name}\n{table(r, keep.get(r.name))}")
+        parts.append(f"{r.name}\n{table(r, list(SUITE_BY_NAME[r.name].headline))}")
     return "\n\n".join(parts)

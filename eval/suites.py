@@ -1,8 +1,12 @@
-"""The eval suites: each measures rag/ and index/ on a data set and returns plain figures."""
+"""The eval suites: each measures rag/ and index/ on a data set and returns plain figures.
+
+newsrag.eval.registry names them; the run_* functions at the end are its entries.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -16,6 +20,8 @@ from newsrag.eval.formats import HighlightQuery, QAItem, resolve_gold
 from newsrag.eval.metrics import (
     answer_contains,
     citation_scores,
+    detokenize_ptb,
+    multihop_metrics,
     pearson,
     refusal_scores,
     retrieval_report,
@@ -23,6 +29,9 @@ from newsrag.eval.metrics import (
     spearman,
     unigram_precision,
 )
+from newsrag.eval.multihop import MultiHopQuery
+from newsrag.eval.run_data import EvalData
+from newsrag.index.articles import Article
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.extractive_summary import summarize_text
 from newsrag.rag.retrieve import article_ranking
@@ -42,6 +51,16 @@ class SuiteResult:
     notes: list[str] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class SuiteInputs:
+    """What a run hands every suite: the engine over its index, its data, the indexed articles, the baseline."""
+
+    engine: NewsRAG
+    data: EvalData
+    articles: dict[str, Article]
+    baseline: LlamaIndexDefault | None
 
 
 def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
@@ -78,6 +97,22 @@ def retrieval_suite(
         ranked = [article_ranking(baseline.retrieve(q.query, top_k=10)) for q in queries]
         result.rows[baseline.name] = retrieval_report(ranked, gold, KS)
     result.notes.append(f"{len(queries)} highlight queries over {len(set(gold))} articles")
+    return result
+
+
+@timed
+def multihop_suite(engine: NewsRAG, queries: list[MultiHopQuery]) -> SuiteResult:
+    """MultiHop-RAG's Hits@4/@10 and MRR@10 over retrieved chunk texts, its own relevance rule."""
+    result = SuiteResult("multihop")
+    for name, options in {
+        "newsrag hybrid": {},
+        "BM25 only": {"mode": "bm25"},
+        "dense only": {"mode": "dense"},
+    }.items():
+        retriever = engine.retriever.with_options(top_k=10, per_article=10, **options)
+        retrieved = [[h.node.get_content() for h in retriever.ranked(q.query)[:10]] for q in queries]
+        result.rows[name] = multihop_metrics(retrieved, [q.facts for q in queries])
+    result.notes.append(f"{len(queries)} queries with evidence (null queries skipped, as the benchmark does)")
     return result
 
 
@@ -164,8 +199,6 @@ def summary_suite(
     peers: dict[str, dict[str, str]],
 ) -> SuiteResult:
     """ROUGE against the journalists' highlights for our summaries, Lead-3 and the published systems."""
-    from newsrag.eval.metrics import detokenize_ptb
-
     result = SuiteResult("summaries")
     ids = [i for i in highlights if i in articles]
     refs = [highlights[i] for i in ids]
@@ -194,8 +227,6 @@ def summary_suite(
 
 def _peer_sentences(text: str) -> list[str]:
     """Peer summaries are tokenised: sentences end with ' .'."""
-    import re
-
     return [s.strip() for s in re.split(r"(?<=\s[.!?])\s+", text) if s.strip()]
 
 
@@ -207,8 +238,6 @@ def faithfulness_suite(
     judgements: list[dict[str, Any]],
 ) -> SuiteResult:
     """Claim-support scores of peer summaries against their articles vs FRANK's human factuality."""
-    from newsrag.eval.metrics import detokenize_ptb
-
     result = SuiteResult("faithfulness")
     checker = SupportChecker(engine.embedder.encode)
     test = [
@@ -267,3 +296,33 @@ def latency_suite(engine: NewsRAG, items: list[QAItem], repeats: int = 1) -> Sui
     result.extra = {"retrieval_ms": retrieval, "answer_ms": answers}
     result.notes.append(f"{len(answers)} questions, warm, one process")
     return result
+
+
+# --- The registry's entries: each picks its suite's inputs from the run ---------------------
+
+
+def run_retrieval(run: SuiteInputs) -> SuiteResult:
+    queries = [HighlightQuery(h, i) for i, hs in run.data.highlights.items() if i in run.articles for h in hs]
+    return retrieval_suite(run.engine, queries, run.baseline)
+
+
+def run_multihop(run: SuiteInputs) -> SuiteResult:
+    assert run.data.multihop is not None
+    return multihop_suite(run.engine, run.data.multihop.retrieval_queries())
+
+
+def run_qa(run: SuiteInputs) -> SuiteResult:
+    return qa_suite(run.engine, run.data.qa, run.baseline)
+
+
+def run_summaries(run: SuiteInputs) -> SuiteResult:
+    return summary_suite(run.engine, run.articles, run.data.highlights, run.data.peers)
+
+
+def run_faithfulness(run: SuiteInputs) -> SuiteResult:
+    return faithfulness_suite(run.engine, run.articles, run.data.peers, run.data.judgements)
+
+
+def run_latency(run: SuiteInputs) -> SuiteResult:
+    run.engine.reload()  # fresh caches: latency of questions not seen before
+    return latency_suite(run.engine, run.data.qa)
