@@ -19,6 +19,7 @@ import gradio as gr
 
 from newsrag.errors import NewsRagError
 from newsrag.index.ingest import ingest
+from newsrag.index.loaders import SUPPORTED_SUFFIXES
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.filters import Filters
 from newsrag.settings import Settings
@@ -29,7 +30,7 @@ EXAMPLES = [
     "Who took pole position for the Chinese Grand Prix?",
     "What did B.B. King's doctors say about his health?",
 ]
-ACCEPTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".json", ".jsonl", ".xml", ".rss", ".atom")
+ACCEPTED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))  # what the loaders read, as `newsrag ingest` accepts
 MAX_UPLOAD_MB = 20
 CHAT_CONCURRENCY = 4
 STREAM_PAUSE = 0.04  # seconds between streamed sentences, enough for the eye to follow

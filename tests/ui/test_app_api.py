@@ -10,6 +10,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import gradio as gr
 import pytest
 from gradio_client import Client
+
 from newsrag.ui.app import ACCEPTED_SUFFIXES, MAX_UPLOAD_MB, stage_uploads, user_questions
 
 SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
@@ -159,3 +160,28 @@ def test_add_articles_from_uploads_and_a_feed_reloads_the_engine(
     assert app.add_articles([str(bad)], "").startswith("**Nothing to add.**")
     with pytest.raises(gr.Error, match="not an http"):
         app.add_articles(None, "file:///etc/passwd")
+
+
+def test_markdown_and_ndjson_uploads_land_as_the_cli_reads_them(writable_index, embedder, tmp_path):
+    from newsrag.index.loaders import SUPPORTED_SUFFIXES
+    from newsrag.rag.engine import NewsRAG
+    from newsrag.ui.app import NewsApp
+
+    assert ACCEPTED_SUFFIXES == tuple(sorted(SUPPORTED_SUFFIXES))
+    notes = tmp_path / "Ferry Notes.markdown"
+    notes.write_text(
+        "# Night ferry to Orrisdale resumes\n\nThe night ferry to Orrisdale resumed on Friday.\n"
+    )
+    wire = tmp_path / "wire.ndjson"
+    wire.write_text(
+        '{"id": "wire-1", "title": "Orchard frost ruins plum crop", "source": "Valley Wire", '
+        '"text": "A late frost destroyed most of the plum crop in the Tarrow valley orchards."}\n'
+    )
+    engine = NewsRAG(writable_index, embedder)
+    message = NewsApp(engine, writable_index).add_articles([str(notes), str(wire)], "")
+    assert message.startswith("**2 new, 0 updated, 0 unchanged, 0 duplicate, 0 failed**"), message
+    assert (
+        "new: Night ferry to Orrisdale resumes" in message and "new: Orchard frost ruins plum crop" in message
+    )
+    assert "rejected" not in message
+    assert engine.article("wire-1").source == "Valley Wire"
