@@ -10,7 +10,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +34,6 @@ ACCEPTED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))  # what the loaders read, 
 MAX_UPLOAD_MB = 20
 CHAT_CONCURRENCY = 4
 STREAM_PAUSE = 0.04  # seconds between streamed sentences, enough for the eye to follow
-EXTRACTIVE = "extractive"
 
 INTRO = (
     "Ask about the news in the index. Every sentence of an answer is quoted from an article and cited "
@@ -146,16 +145,16 @@ def feed_url(url: str | None) -> str | None:
 class NewsApp:
     """The event handlers of one app; per-user state lives in the Gradio session, not here."""
 
-    def __init__(self, engine: NewsRAG, settings: Settings, synthesizers: Mapping[str, Any] | None = None):
+    def __init__(self, engine: NewsRAG, settings: Settings):
         self.engine = engine
         self.settings = settings
-        # Hook for answer modes beyond the extractive one: name -> LlamaIndex BaseSynthesizer.
-        self.synthesizers = dict(synthesizers or {})
         self.ingest_lock = threading.Lock()
 
     @property
     def modes(self) -> list[str]:
-        return [EXTRACTIVE, *self.synthesizers]
+        """The answerers to choose from; a configured one that is unknown stays listed, so the chat can say so."""
+        names = self.engine.answerer_names()
+        return names if self.settings.answerer in names else [*names, self.settings.answerer]
 
     def sources(self) -> list[str]:
         return sorted({a.source for a in self.engine.catalog.articles() if a.source})
@@ -184,7 +183,7 @@ class NewsApp:
                 user_questions(history),
                 filters if filters.active else None,
                 int(top_k) if top_k else None,
-                synthesizer=self.synthesizers.get(mode or EXTRACTIVE),
+                answerer=mode or None,
             )
         except (ValueError, NewsRagError) as exc:
             # Said in the chat: an exception here would leave the chat blank and its textbox locked.
@@ -295,14 +294,9 @@ class NewsApp:
         return "\n".join(lines)
 
 
-def build_app(
-    engine: NewsRAG,
-    settings: Settings,
-    synthesizers: Mapping[str, Any] | None = None,
-    examples: list[str] | None = None,
-) -> gr.Blocks:
-    """The whole UI over one engine; `synthesizers` adds answer modes (e.g. an LLM) next to the extractive one."""
-    app = NewsApp(engine, settings, synthesizers)
+def build_app(engine: NewsRAG, settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
+    """The whole UI over one engine; its answer modes are the engine's answerers, chosen by name."""
+    app = NewsApp(engine, settings)
     sources = app.sources()
     private: dict[str, Any] = {"api_visibility": "private"}
 
@@ -337,9 +331,9 @@ def build_app(
                         )
                         mode = gr.Dropdown(
                             app.modes,
-                            value=EXTRACTIVE,
+                            value=settings.answerer,
                             label="Answer mode",
-                            info="Extractive quotes the articles; other modes appear when an LLM is configured.",
+                            info="Extractive quotes the articles; other answerers appear here once installed.",
                             render=False,
                         )
                         chatbot = gr.Chatbot(
@@ -499,10 +493,9 @@ def serve(
     share: bool = False,
     auth: tuple[str, str] | None = None,
     block: bool = True,
-    synthesizers: Mapping[str, Any] | None = None,
 ) -> tuple[gr.Blocks, str]:
     """Build and launch the app at http://host:port; block=False returns once it is up (CLI, tests)."""
-    demo = build_app(engine, settings, synthesizers)
+    demo = build_app(engine, settings)
     demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
     _, url, _ = demo.launch(
         server_name=host,

@@ -1,4 +1,4 @@
-"""A real NewsRAG app served on a free local port over a copy of the small index."""
+"""A real NewsRAG app served on a free local port over a copy of the small index, and a plug-in answerer."""
 
 from __future__ import annotations
 
@@ -55,3 +55,59 @@ def app_server(small_index, embedder, tmp_path_factory) -> Iterator[tuple[str, o
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+FIRST_SENTENCE = "first-sentence"
+
+
+def first_sentence_answerer(engine):
+    """A factory as a plug-in package would register: a real Answerer, defined outside newsrag."""
+    from newsrag.rag.answer import chunk_bounds
+    from newsrag.rag.answerers import Answerer
+    from newsrag.rag.types import Answer, AnswerSentence, Citation
+
+    class FirstSentence(Answerer):
+        """Quotes the first whole sentence of the top passage, cited [1]: the smallest honest answer."""
+
+        def answer(self, request):
+            if not request.passages:
+                return Answer(request.question, "The articles don't say.", True, [], [], self.name)
+            top = request.passages[0]
+            article = request.corpus.article(top.node.ref_doc_id)
+            lo, hi = chunk_bounds(top, article)
+            span = next(s for s in engine.splits.get(article) if lo <= s.start and s.end <= hi)
+            cited = Citation.of(1, article, (span.start, span.end), (lo, hi), top.node.node_id)
+            sentence = AnswerSentence(span.text, [1])
+            return Answer(
+                request.question,
+                f"{span.text} [1]",
+                False,
+                [sentence],
+                [cited],
+                self.name,
+                request.retrieval_query,
+            )
+
+    return FirstSentence()
+
+
+@pytest.fixture
+def first_sentence():
+    """The name of an answerer registered for this test only, as `register_answerer` lets any package do."""
+    from newsrag.rag import answerers
+
+    answerers.register_answerer(FIRST_SENTENCE, first_sentence_answerer)
+    try:
+        yield FIRST_SENTENCE
+    finally:
+        answerers._registered.pop(FIRST_SENTENCE, None)
+
+
+@pytest.fixture
+def plugin_app_server(small_index, embedder, first_sentence) -> Iterator[tuple[str, object]]:
+    """(url, engine) of an app built after `first_sentence` was registered; it only reads the index."""
+    demo, url, engine = launch(small_index, embedder)
+    try:
+        yield url, engine
+    finally:
+        demo.close()

@@ -199,3 +199,28 @@ def test_markup_in_an_article_is_shown_as_text_never_run(page, artifacts, tmp_pa
     assert page.evaluate("typeof window.__pwned") == "undefined"
     assert page.locator("#nr-article script, #nr-article img, #nr-sources img, #nr-chat script").count() == 0
     assert not page.errors  # type: ignore[attr-defined]
+
+
+def test_an_answerer_registered_by_name_is_chosen_in_the_answer_settings(page, plugin_app_server, artifacts):
+    from playwright.sync_api import expect
+
+    url, engine = plugin_app_server
+    question = "What did the mayor of Minneapolis say?"
+    expected = engine.ask(question, answerer="first-sentence").citations[0].sentence
+    extractive = engine.ask(question).citations[0].sentence
+    assert expected != extractive  # so the reply shows which answerer wrote it
+    other = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        other.goto(url)
+        other.wait_for_selector("#nr-chat", timeout=WAIT)
+        other.get_by_text("Answer settings").first.click()
+        other.get_by_label("Answer mode").click()
+        other.get_by_role("option", name="first-sentence").click()
+        reply = ask(other, question)
+        expect(reply).to_contain_text(expected)
+        expect(reply).not_to_contain_text(extractive)
+        expect(reply).to_contain_text("[1]")
+        expect(other.locator("#nr-sources .nr-card mark").first).to_have_text(expected)
+        other.screenshot(path=str(artifacts / "answer-mode.png"), full_page=True)
+    finally:
+        other.close()
