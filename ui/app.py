@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
 import gradio as gr
@@ -34,6 +34,7 @@ ACCEPTED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))  # what the loaders read, 
 MAX_UPLOAD_MB = 20
 CHAT_CONCURRENCY = 4
 STREAM_PAUSE = 0.04  # seconds between streamed sentences, enough for the eye to follow
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # every event but /ask serves only the page
 
 INTRO = (
     "Ask about the news in the index. Every sentence of an answer is quoted from an article and cited "
@@ -293,195 +294,208 @@ class NewsApp:
         lines += [f"- rejected: {render.md_text(r)}" for r in rejected]
         return "\n".join(lines)
 
+    def refreshed(self) -> tuple[str, list[list[str]], dict[str, Any], dict[str, Any]]:
+        """New values for the IndexViews, in their order: what an ingest changes."""
+        choices = self.sources()
+        return self.corpus(), self.article_table(), gr.update(choices=choices), gr.update(choices=choices)
+
+
+# --- the page: one function per tab, then the events between them -------------
+
+
+class IndexViews(NamedTuple):
+    """The components that show what is in the index, refreshed after an ingest and on each page load."""
+
+    corpus: gr.Markdown
+    articles: gr.Dataframe
+    chat_sources: gr.Dropdown
+    browse_sources: gr.Dropdown
+
+
+def header(app: NewsApp) -> gr.Markdown:
+    """The title and the corpus line, which every ingest updates."""
+    with gr.Row(equal_height=True):
+        gr.Markdown("# NewsRAG", elem_id="nr-title")
+        return gr.Markdown(app.corpus(), elem_id="nr-corpus")
+
+
+def answer_settings(app: NewsApp) -> list[gr.components.Component]:
+    """The chat's extra inputs, in `NewsApp.chat`'s order: publishers, dates, top-k, answerer by name."""
+    return [
+        gr.Dropdown(
+            app.sources(), value=[], multiselect=True, label="Publishers (all when empty)", render=False
+        ),
+        gr.Textbox(label="From date", placeholder="YYYY-MM-DD", render=False),
+        gr.Textbox(label="To date", placeholder="YYYY-MM-DD", render=False),
+        gr.Slider(1, 20, value=app.settings.top_k, step=1, label="Passages to draw on (top-k)", render=False),
+        gr.Dropdown(
+            app.modes,
+            value=app.settings.answerer,
+            label="Answer mode",
+            info="Extractive quotes the articles; other answerers appear here once installed.",
+            render=False,
+        ),
+    ]
+
+
+def ask_tab(app: NewsApp, examples: list[str]) -> gr.Dropdown:
+    """The chat with its answer settings and the source panel beside it; returns the publisher filter."""
+    inputs = answer_settings(app)
+    with gr.Tab("Ask", id="ask"):
+        gr.Markdown(INTRO)
+        with gr.Row():
+            with gr.Column(scale=3, min_width=420):
+                panel = gr.HTML(render.EMPTY_SOURCES, elem_id="nr-sources", render=False, js_on_load=None)
+                chatbot = gr.Chatbot(
+                    elem_id="nr-chat",
+                    height=520,
+                    label="Chat",
+                    show_label=False,
+                    sanitize_html=True,
+                    render_markdown=True,
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    placeholder="**Ask a question about the news**, or pick one of these:",
+                )
+                chat = gr.ChatInterface(
+                    app.chat,
+                    chatbot=chatbot,
+                    textbox=gr.Textbox(
+                        placeholder="Ask about the articles\u2026",
+                        submit_btn=True,
+                        stop_btn=True,
+                        autofocus=True,
+                        elem_id="nr-question",
+                    ),
+                    additional_inputs=inputs,
+                    additional_inputs_accordion=gr.Accordion(
+                        "Answer settings: publishers, dates, passages, mode", open=False, render=False
+                    ),
+                    additional_outputs=[panel],
+                    examples=[[q] for q in examples] or None,
+                    fill_height=False,
+                    analytics_enabled=False,
+                    api_name="chat",
+                    api_visibility="private",
+                    concurrency_limit=CHAT_CONCURRENCY,
+                )
+                clear = gr.Button("Clear conversation", size="sm", variant="secondary")
+            with gr.Column(scale=2, min_width=320):
+                gr.Markdown("### Sources")
+                panel.render()
+
+    def reset() -> tuple[list, list, str]:
+        return [], [], render.EMPTY_SOURCES
+
+    clear.click(reset, None, [chat.chatbot, chat.chatbot_state, panel], queue=False, **PRIVATE)
+    chatbot.clear(lambda: render.EMPTY_SOURCES, None, panel, queue=False, **PRIVATE)
+    return inputs[0]  # the publisher filter, which an ingest updates
+
+
+def browse_tab(app: NewsApp) -> tuple[gr.Dropdown, gr.Dataframe]:
+    """Search, read and summarise the corpus; returns the publisher filter and the article list."""
+    with gr.Tab("Browse articles", id="browse"):
+        with gr.Row():
+            query = gr.Textbox(label="Search titles", placeholder="words in the title", scale=3)
+            sources = gr.Dropdown(app.sources(), value=[], multiselect=True, label="Publishers", scale=2)
+            date_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", scale=1)
+            date_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", scale=1)
+        with gr.Row():
+            topic = gr.Textbox(
+                label="Summarise a topic across the articles (uses the publisher and date filters)",
+                placeholder="e.g. immigration",
+                scale=4,
+            )
+            topic_btn = gr.Button("Summarise topic", scale=1)
+        topic_view = gr.HTML("", js_on_load=None, elem_id="nr-topic")
+        with gr.Row():
+            with gr.Column(scale=3):
+                table = gr.Dataframe(
+                    app.article_table(),
+                    headers=render.ARTICLE_COLUMNS,
+                    datatype="str",
+                    interactive=False,
+                    wrap=True,
+                    max_height=620,
+                    column_widths=["14%", "16%", "70%"],
+                    label="Articles (click one to read it)",
+                    elem_id="nr-articles",
+                )
+            with gr.Column(scale=2):
+                article_view = gr.HTML(
+                    '<div class="nr-empty">Click an article in the list to read it with its summary.</div>',
+                    js_on_load=None,
+                    elem_id="nr-article",
+                    max_height=720,
+                )
+
+    gr.on(
+        [query.change, sources.change, date_from.submit, date_to.submit],
+        app.article_table,
+        [query, sources, date_from, date_to],
+        table,
+        show_progress="hidden",
+        **PRIVATE,
+    )
+    table.select(app.open_article, None, article_view, **PRIVATE)
+    gr.on(
+        [topic.submit, topic_btn.click],
+        app.topic_summary,
+        [topic, sources, date_from, date_to],
+        topic_view,
+        **PRIVATE,
+    )
+    return sources, table
+
+
+def add_tab(app: NewsApp, views: IndexViews) -> None:
+    """Uploads and feed URLs; once indexed, the other tabs' `views` show the new articles."""
+    with gr.Tab("Add articles", id="add"):
+        gr.Markdown(
+            f"Upload article files ({', '.join(ACCEPTED_SUFFIXES)}; at most {MAX_UPLOAD_MB} MB each) "
+            "or give an RSS/Atom feed URL. New articles are answerable as soon as indexing ends."
+        )
+        files = gr.File(
+            label="Article files",
+            file_count="multiple",
+            file_types=list(ACCEPTED_SUFFIXES),
+            type="filepath",
+            elem_id="nr-upload",
+        )
+        url = gr.Textbox(label="Feed URL", placeholder="https://example.com/feed.xml", elem_id="nr-feed")
+        button = gr.Button("Add to the index", variant="primary", elem_id="nr-add")
+        result = gr.Markdown(elem_id="nr-ingest-result")
+
+    def add(files: list[str] | None, url: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        return app.add_articles(files, url, progress), None, *app.refreshed()
+
+    button.click(
+        add,
+        [files, url],
+        [result, files, *views],
+        concurrency_limit=1,
+        concurrency_id="ingest",
+        **PRIVATE,
+    )
+
+
+def wire_events(demo: gr.Blocks, app: NewsApp, views: IndexViews) -> None:
+    """The page-wide events: the public /ask API, and fresh index views on each page load."""
+    gr.api(app.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="ask")
+    demo.load(app.refreshed, None, list(views), **PRIVATE)
+
 
 def build_app(engine: NewsRAG, settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
     """The whole UI over one engine; its answer modes are the engine's answerers, chosen by name."""
     app = NewsApp(engine, settings)
-    sources = app.sources()
-    private: dict[str, Any] = {"api_visibility": "private"}
-
     with gr.Blocks(title="NewsRAG", analytics_enabled=False, fill_width=True) as demo:
-        with gr.Row(equal_height=True):
-            gr.Markdown("# NewsRAG", elem_id="nr-title")
-            corpus = gr.Markdown(app.corpus(), elem_id="nr-corpus")
+        corpus = header(app)
         with gr.Tabs():
-            with gr.Tab("Ask", id="ask"):
-                gr.Markdown(INTRO)
-                with gr.Row():
-                    with gr.Column(scale=3, min_width=420):
-                        panel = gr.HTML(
-                            render.EMPTY_SOURCES, elem_id="nr-sources", render=False, js_on_load=None
-                        )
-                        chat_sources = gr.Dropdown(
-                            sources,
-                            value=[],
-                            multiselect=True,
-                            label="Publishers (all when empty)",
-                            render=False,
-                        )
-                        chat_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", render=False)
-                        chat_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", render=False)
-                        top_k = gr.Slider(
-                            1,
-                            20,
-                            value=settings.top_k,
-                            step=1,
-                            label="Passages to draw on (top-k)",
-                            render=False,
-                        )
-                        mode = gr.Dropdown(
-                            app.modes,
-                            value=settings.answerer,
-                            label="Answer mode",
-                            info="Extractive quotes the articles; other answerers appear here once installed.",
-                            render=False,
-                        )
-                        chatbot = gr.Chatbot(
-                            elem_id="nr-chat",
-                            height=520,
-                            label="Chat",
-                            show_label=False,
-                            sanitize_html=True,
-                            render_markdown=True,
-                            latex_delimiters=[],
-                            feedback_options=None,
-                            placeholder="**Ask a question about the news**, or pick one of these:",
-                        )
-                        chat = gr.ChatInterface(
-                            app.chat,
-                            chatbot=chatbot,
-                            textbox=gr.Textbox(
-                                placeholder="Ask about the articles\u2026",
-                                submit_btn=True,
-                                stop_btn=True,
-                                autofocus=True,
-                                elem_id="nr-question",
-                            ),
-                            additional_inputs=[chat_sources, chat_from, chat_to, top_k, mode],
-                            additional_inputs_accordion=gr.Accordion(
-                                "Answer settings: publishers, dates, passages, mode", open=False, render=False
-                            ),
-                            additional_outputs=[panel],
-                            examples=[[q] for q in (EXAMPLES if examples is None else examples)] or None,
-                            fill_height=False,
-                            analytics_enabled=False,
-                            api_name="chat",
-                            api_visibility="private",
-                            concurrency_limit=CHAT_CONCURRENCY,
-                        )
-                        clear = gr.Button("Clear conversation", size="sm", variant="secondary")
-                    with gr.Column(scale=2, min_width=320):
-                        gr.Markdown("### Sources")
-                        panel.render()
-
-            with gr.Tab("Browse articles", id="browse"):
-                with gr.Row():
-                    query = gr.Textbox(label="Search titles", placeholder="words in the title", scale=3)
-                    browse_sources = gr.Dropdown(
-                        sources, value=[], multiselect=True, label="Publishers", scale=2
-                    )
-                    browse_from = gr.Textbox(label="From date", placeholder="YYYY-MM-DD", scale=1)
-                    browse_to = gr.Textbox(label="To date", placeholder="YYYY-MM-DD", scale=1)
-                with gr.Row():
-                    topic = gr.Textbox(
-                        label="Summarise a topic across the articles (uses the publisher and date filters)",
-                        placeholder="e.g. immigration",
-                        scale=4,
-                    )
-                    topic_btn = gr.Button("Summarise topic", scale=1)
-                topic_view = gr.HTML("", js_on_load=None, elem_id="nr-topic")
-                with gr.Row():
-                    with gr.Column(scale=3):
-                        table = gr.Dataframe(
-                            app.article_table(),
-                            headers=render.ARTICLE_COLUMNS,
-                            datatype="str",
-                            interactive=False,
-                            wrap=True,
-                            max_height=620,
-                            column_widths=["14%", "16%", "70%"],
-                            label="Articles (click one to read it)",
-                            elem_id="nr-articles",
-                        )
-                    with gr.Column(scale=2):
-                        article_view = gr.HTML(
-                            '<div class="nr-empty">Click an article in the list to read it with its summary.</div>',
-                            js_on_load=None,
-                            elem_id="nr-article",
-                            max_height=720,
-                        )
-
-            with gr.Tab("Add articles", id="add"):
-                gr.Markdown(
-                    f"Upload article files ({', '.join(ACCEPTED_SUFFIXES)}; at most {MAX_UPLOAD_MB} MB each) "
-                    "or give an RSS/Atom feed URL. New articles are answerable as soon as indexing ends."
-                )
-                files = gr.File(
-                    label="Article files",
-                    file_count="multiple",
-                    file_types=list(ACCEPTED_SUFFIXES),
-                    type="filepath",
-                    elem_id="nr-upload",
-                )
-                url = gr.Textbox(
-                    label="Feed URL", placeholder="https://example.com/feed.xml", elem_id="nr-feed"
-                )
-                add_btn = gr.Button("Add to the index", variant="primary", elem_id="nr-add")
-                result = gr.Markdown(elem_id="nr-ingest-result")
-
-        # Events. Only /ask is a public API; the rest serve the page.
-        gr.api(app.ask, api_name="ask", concurrency_limit=CHAT_CONCURRENCY, concurrency_id="ask")
-
-        def reset() -> tuple[list, list, str]:
-            return [], [], render.EMPTY_SOURCES
-
-        clear.click(reset, None, [chat.chatbot, chat.chatbot_state, panel], queue=False, **private)
-        chatbot.clear(lambda: render.EMPTY_SOURCES, None, panel, queue=False, **private)
-
-        browse_inputs = [query, browse_sources, browse_from, browse_to]
-        gr.on(
-            [query.change, browse_sources.change, browse_from.submit, browse_to.submit],
-            app.article_table,
-            browse_inputs,
-            table,
-            show_progress="hidden",
-            **private,
-        )
-        table.select(app.open_article, None, article_view, **private)
-        gr.on(
-            [topic.submit, topic_btn.click],
-            app.topic_summary,
-            [topic, browse_sources, browse_from, browse_to],
-            topic_view,
-            **private,
-        )
-
-        def add(files: list[str] | None, url: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
-            message = app.add_articles(files, url, progress)
-            choices = app.sources()
-            return (
-                message,
-                None,
-                app.corpus(),
-                app.article_table(),
-                gr.update(choices=choices),
-                gr.update(choices=choices),
-            )
-
-        add_btn.click(
-            add,
-            [files, url],
-            [result, files, corpus, table, chat_sources, browse_sources],
-            concurrency_limit=1,
-            concurrency_id="ingest",
-            **private,
-        )
-
-        def refresh() -> tuple:
-            choices = app.sources()
-            return app.corpus(), app.article_table(), gr.update(choices=choices), gr.update(choices=choices)
-
-        demo.load(refresh, None, [corpus, table, chat_sources, browse_sources], **private)
+            chat_sources = ask_tab(app, EXAMPLES if examples is None else examples)
+            browse_sources, articles = browse_tab(app)
+            views = IndexViews(corpus, articles, chat_sources, browse_sources)
+            add_tab(app, views)
+        wire_events(demo, app, views)
     return demo
 
 
