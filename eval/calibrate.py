@@ -14,9 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from newsrag.eval.run_data import bundled
+from newsrag.eval.runner import open_engine
 from newsrag.eval.suites import qa_suite
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.index.ingest import ingest
 from newsrag.rag.engine import NewsRAG
 from newsrag.settings import Settings
 
@@ -31,15 +31,16 @@ def main() -> None:
     embedder = SentenceTransformerEmbedding()
     work = Path(".newsrag") / "calibrate"
     data = bundled(work, quick=False)
-    settings = Settings.load().replace(
-        index_dir=args.index_dir or Path(".newsrag") / "eval-indexes" / data.fingerprint
-    )
-    ingest(settings, [str(p) for p in data.corpus], embedder)
-    engine = NewsRAG(settings, embedder)
-    default = engine.synthesizer.weights
+    settings = Settings.load().replace(answerer="extractive")  # the answerer whose threshold this sweeps
+    if args.index_dir:
+        engine = NewsRAG.open(settings.replace(index_dir=args.index_dir), embedder, build_from=data.corpus)
+    else:
+        engine = open_engine(settings, embedder, data)
+    answerer = engine.answerer("extractive")
+    default = answerer.weights
     print(f"{'refuse below':>12} {'accuracy':>9} {'refusal P':>9} {'refusal R':>9}")
     for threshold in THRESHOLDS:
-        engine.synthesizer.weights = replace(default, refuse_below=threshold)
+        answerer.weights = replace(default, refuse_below=threshold)
         row = qa_suite(engine, data.qa, None).rows["newsrag extractive"]
         mark = "  <- default" if threshold == default.refuse_below else ""
         print(

@@ -1,4 +1,4 @@
-"""`newsrag eval`: index the data set, run the suites with baselines in the same run, write the report."""
+"""`newsrag eval`: open an engine over the data set, run the suites with baselines in the same run, write the report."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from newsrag.eval import registry
 from newsrag.eval.baselines import LlamaIndexDefault
 from newsrag.eval.report import terminal_summary, write_report
-from newsrag.eval.run_data import bundled, user_dataset
+from newsrag.eval.run_data import EvalData, bundled, user_dataset
 from newsrag.eval.suites import SuiteInputs, SuiteResult
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.index.ingest import ingest
 from newsrag.rag.engine import NewsRAG
 from newsrag.settings import Settings
 
@@ -25,6 +25,8 @@ SUITES = registry.SUITE_NAMES  # the name ui/cli.py imports until it reads newsr
 
 @dataclass
 class EvalRun:
+    """Where the report went, the terminal's short tables, the figures and the wall time."""
+
     report: Path
     summary: str
     results: list[SuiteResult]
@@ -40,6 +42,7 @@ def run_eval(
     suites: tuple[str, ...] = registry.SUITE_NAMES,
     baseline: str | None = "llamaindex-default",
 ) -> EvalRun:
+    """Run the named suites that the data supports, with the baseline, and write the report to `out`."""
     unknown = [name for name in suites if name not in registry.SUITE_BY_NAME]
     if unknown:
         known = ", ".join(registry.SUITE_NAMES)
@@ -48,34 +51,45 @@ def run_eval(
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     data = user_dataset(dataset, work) if dataset else bundled(work, quick)
-    # Each corpus gets its own cached index next to the user's, reused (unchanged) on the next run.
-    index_dir = settings.index_dir.parent / "eval-indexes" / data.fingerprint
-    eval_settings = settings.replace(index_dir=index_dir)
-    report = ingest(eval_settings, [str(p) for p in data.corpus], embedder)
-    engine = NewsRAG(eval_settings, embedder)
+    engine = open_engine(settings, embedder, data)
     articles = {a.id: a for a in engine.catalog.articles()}
     base = LlamaIndexDefault(list(articles.values()), embedder) if baseline == "llamaindex-default" else None
     inputs = SuiteInputs(engine, data, articles, base)
     results = [
         suite.run(inputs) for suite in registry.SUITES if suite.name in suites and suite.applies_to(data)
     ]
-    header = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "data": data.name,
-        "corpus fingerprint": data.fingerprint,
-        "articles indexed": len(articles),
-        "chunks": len(engine.catalog.chunks()),
-        "index build": report.summary(),
-        "embedder": f"{settings.embed_model} ({embedder.dimension}-d)",
-        "chunking": f"{engine.catalog.snapshot.manifest.chunk_size} word pieces, overlap {settings.chunk_overlap}",
-        "retrieval": f"hybrid BM25+dense, relative-score fusion (dense weight {engine.retriever.dense_weight}), "
-        f"top {settings.top_k}, {settings.max_chunks_per_article} chunks per article",
-        "answerer": "extractive",
-        "baseline": baseline or "none",
-        "mode": "quick" if quick else "full",
-        "machine": f"{platform.machine()}, Python {platform.python_version()}",
-    }
+    header = _header(engine, data, len(articles), quick, baseline)
     seconds = time.perf_counter() - started
     header["wall time"] = f"{seconds:.0f} s"
     path = write_report(out, header, results)
     return EvalRun(path, terminal_summary(results), results, seconds)
+
+
+def open_engine(settings: Settings, embedder: SentenceTransformerEmbedding, data: EvalData) -> NewsRAG:
+    """An engine over the data's own index, cached by corpus fingerprint next to the user's and built if missing."""
+    index_dir = settings.index_dir.parent / "eval-indexes" / data.fingerprint
+    return NewsRAG.open(settings.replace(index_dir=index_dir), embedder, build_from=data.corpus)
+
+
+def _header(
+    engine: NewsRAG, data: EvalData, articles: int, quick: bool, baseline: str | None
+) -> dict[str, Any]:
+    """What the report says it measured: data, index, settings, machine."""
+    settings, manifest = engine.settings, engine.catalog.snapshot.manifest
+    built = engine.built.summary() if engine.built else f"cached index reused ({settings.index_dir})"
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "data": data.name,
+        "corpus fingerprint": data.fingerprint,
+        "articles indexed": articles,
+        "chunks": len(engine.catalog.chunks()),
+        "index build": built,
+        "embedder": f"{settings.embed_model} ({engine.embedder.dimension}-d)",
+        "chunking": f"{manifest.chunk_size} word pieces, overlap {settings.chunk_overlap}",
+        "retrieval": f"hybrid BM25+dense, relative-score fusion (dense weight {engine.retriever.dense_weight}), "
+        f"top {settings.top_k}, {settings.max_chunks_per_article} chunks per article",
+        "answerer": settings.answerer,
+        "baseline": baseline or "none",
+        "mode": "quick" if quick else "full",
+        "machine": f"{platform.machine()}, Python {platform.python_version()}",
+    }

@@ -145,7 +145,7 @@ def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault |
                 "answer": answer.text,
             }
         )
-    result.rows["newsrag extractive"] = _qa_row(records, len(answerable))
+    result.rows[f"newsrag {engine.settings.answerer}"] = _qa_row(records, len(answerable))
     result.extra["records"] = records
     if baseline is not None:
         base_records = []

@@ -21,6 +21,15 @@ def test_multihop_dataset_runs_with_the_benchmark_rules(tmp_path, settings, embe
     report = (tmp_path / "report" / "report.md").read_text()
     assert "MultiHop-RAG" in report and results["settings"]["articles indexed"] == 3
     assert "hits@4" in run.summary
+    assert results["settings"]["index build"].startswith("3 new")
+
+
+def test_a_second_run_reuses_the_cached_index(tmp_path, settings, embedder):
+    run_eval(settings, embedder, tmp_path / "first", dataset=FIXTURE, baseline=None)
+    run_eval(settings, embedder, tmp_path / "second", dataset=FIXTURE, suites=("multihop",), baseline=None)
+    header = json.loads((tmp_path / "second" / "results.json").read_text())["settings"]
+    assert header["index build"].startswith("cached index reused")
+    assert header["answerer"] == settings.answerer
 
 
 def test_user_dataset_in_the_bundled_formats(tmp_path, settings, embedder):
