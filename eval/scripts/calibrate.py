@@ -1,6 +1,6 @@
 """Sweep the answerer's refusal threshold over the QA set: how the default was chosen.
 
-    python -m eval.calibrate [--index-dir DIR]
+    python -m newsrag.eval.scripts.calibrate [--index-dir DIR]
 
 Prints answer accuracy and refusal precision/recall for each threshold on data/eval/qa.jsonl
 (the bundled sample corpus is indexed first, or reused from the eval cache).

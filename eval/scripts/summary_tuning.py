@@ -1,4 +1,10 @@
-"""Measure the extractive summarizer against Lead-3 on CNN/DailyMail highlights (ROUGE F1 x100)."""
+"""Measure the extractive summarizer against Lead-3 on CNN/DailyMail highlights (ROUGE F1 x100).
+
+    python -m newsrag.eval.scripts.summary_tuning [--limit N] [--n 3] [--grid]
+
+Prints the ROUGE table of Lead-n and summarize_text on the 250 sample articles; `--grid` reruns
+the weight grid the defaults in rag/extractive_summary.py came from.
+"""
 
 from __future__ import annotations
 
@@ -14,14 +20,14 @@ from pathlib import Path
 
 import numpy as np
 
+from newsrag.data import SAMPLE_CORPUS
 from newsrag.eval.baselines import lead
 from newsrag.eval.formats import load_highlights
 from newsrag.eval.metrics import ROUGE_TYPES, rouge_scores
 from newsrag.rag.extractive_summary import SummaryWeights, summarize_text
 from newsrag.rag.sentences import SentenceSpan, split_sentences
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-ARTICLES = DATA_DIR / "sample" / "cnndm" / "articles.jsonl"
+ARTICLES = SAMPLE_CORPUS / "cnndm" / "articles.jsonl"
 CACHE = Path(tempfile.gettempdir()) / "newsrag_summary_tuning_embeddings.npz"
 
 

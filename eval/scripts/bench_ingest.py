@@ -1,6 +1,6 @@
 """Ingest benchmark: our pipeline vs bare SentenceTransformer.encode of the same chunks, in one run.
 
-    python -m eval.bench_ingest [--repeat 1]
+    python -m newsrag.eval.scripts.bench_ingest
 
 Prints: full ingest of the bundled sample corpus (seconds, chunks/s), the bare encode of the
 same chunk texts (the ceiling), the overhead, and the time to add one new article to the
