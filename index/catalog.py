@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 from llama_index.core import Document
 from llama_index.core.schema import TextNode
+
+from newsrag.errors import ArticleNotFoundError
 from newsrag.index.articles import Article
 from newsrag.index.chunking import document_to_article
 from newsrag.index.storage import Snapshot, directory_size
-
-from newsrag.errors import ArticleNotFoundError
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from llama_index.core import Document
 from llama_index.core.node_parser import SentenceSplitter
+
 from newsrag.index.articles import Article
 
 # Only the title goes into what is embedded: a chunk is findable by what its article is about.

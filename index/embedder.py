@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
-from newsrag.index.settings import BUNDLED_EMBEDDER
 from pydantic import PrivateAttr
+
+from newsrag.index.settings import BUNDLED_EMBEDDER
 
 log = logging.getLogger(__name__)
 

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
+
+from newsrag.errors import ArticleNotFoundError, IndexNotFoundError, NewsRagError
 from newsrag.index.articles import Article, InputError
 from newsrag.index.catalog import Catalog
 from newsrag.index.chunking import article_to_document, make_splitter
@@ -22,8 +24,6 @@ from newsrag.index.storage import (
     save_snapshot,
     writer_lock,
 )
-
-from newsrag.errors import ArticleNotFoundError, IndexNotFoundError, NewsRagError
 
 log = logging.getLogger(__name__)
 

@@ -24,9 +24,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from llama_index.core.storage.docstore import SimpleDocumentStore
-from newsrag.index.vector_store import FaissArticleStore
 
 from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from newsrag.index.vector_store import FaissArticleStore
 
 log = logging.getLogger(__name__)
 

@@ -103,15 +103,6 @@ class FaissArticleStore(BasePydanticVectorStore):
         ]
         return VectorStoreQueryResult(similarities=[s for s, _ in hits], ids=[n for _, n in hits])
 
-    def similarities(self, query_embedding: list[float], node_ids: list[str]) -> dict[str, float]:
-        """Cosine of the query with given chunks, whether or not they made the top-k."""
-        known = [n for n in node_ids if n in self._node_to_faiss]
-        if not known:
-            return {}
-        vectors = np.vstack([self._index.reconstruct(self._node_to_faiss[n]) for n in known])
-        scores = vectors @ np.asarray(query_embedding, dtype="float32")
-        return dict(zip(known, scores.tolist(), strict=True))
-
     def persist(self, persist_path: str, fs: Any = None) -> None:
         """Write the FAISS binary index and a JSON id map: nothing that executes code when loaded."""
         folder = Path(persist_path)

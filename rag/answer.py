@@ -1,47 +1,42 @@
 """The default answerer: picks the sentences of the retrieved passages that answer the question.
 
-It sits where LlamaIndex expects a response synthesizer, so an LLM synthesizer drops into the
-same place. It never writes a word of its own: every answer sentence is a quote of an article
-sentence with its exact offsets, so it cannot misquote or invent.
+It never writes a word of its own: every answer sentence is a quote of an article sentence with
+its exact offsets, so it cannot misquote or invent, and it needs no LLM.
 """
 
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from llama_index.core.base.response.schema import Response
-from llama_index.core.llms.mock import MockLLM
-from llama_index.core.response_synthesizers.base import BaseSynthesizer
-from llama_index.core.schema import NodeWithScore, QueryBundle
+from llama_index.core.schema import NodeWithScore
+
 from newsrag.index.articles import Article
-from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.rag.followup import STOPWORDS
+from newsrag.rag.answerers import Answerer, AnswerRequest
+from newsrag.rag.followup import carried_terms
 from newsrag.rag.lexical import TermWeights
-from newsrag.rag.sentences import SentenceSpan, split_sentences
-from newsrag.rag.types import Answer, AnswerSentence, Citation, Source
+from newsrag.rag.sentences import SentenceSpan, SentenceSplitCache, SentenceVectors, split_sentences
+from newsrag.rag.types import Answer, AnswerSentence, Citation, Embed, Source
+from newsrag.rag.words import CAPITALISED, NUMBER, STOPWORDS, TIME_WORDS
+
+if TYPE_CHECKING:
+    from newsrag.rag.engine import NewsRAG
 
 NUMBER_QUESTION = re.compile(
     r"\b(how (many|much|old|long|far|tall|big|heavy|often)|what (percentage|age|number|year|amount))\b", re.I
 )
 NAME_QUESTION = re.compile(r"^\s*(who|whom|whose|which|what (is|was) the name)\b", re.I)
 TIME_QUESTION = re.compile(r"^\s*(when|what (day|date|time|year|month))\b", re.I)
-TIME_WORDS = re.compile(
-    r"\b(\d{4}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|january|february|march|april|may|june|"
-    r"july|august|september|october|november|december|yesterday|today|last (week|month|year)|ago)\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
 class Weights:
     """How sentence scores are mixed, and when to refuse.
 
-    `refuse_below` was set with `python -m eval.calibrate` on data/eval/qa.jsonl (83 questions,
+    `refuse_below` was set with `python -m newsrag.eval.scripts.calibrate` on data/eval/qa.jsonl (83 questions,
     12 unanswerable): answer accuracy stays at 87.3% for thresholds up to 0.55, refusal
     precision/recall rise from 60/25% (no threshold) to 71/42% on the plateau 0.45-0.55, and
     above 0.6 answerable questions start being refused. 0.5 is the middle of the plateau.
@@ -71,14 +66,6 @@ class Candidate:
     score: float = 0.0
 
 
-NUMBER = re.compile(
-    r"\d[\d,.]*\d|\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
-    r"hundred|thousand|million|billion|dozen|half)\b",
-    re.I,
-)
-CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'\u2019-]+")
-
-
 def expected_answer_type(question: str) -> str | None:
     """What a question asks for, when its form says: a number, a time or a name."""
     if NUMBER_QUESTION.search(question):
@@ -106,112 +93,54 @@ def offers_answer_type(kind: str | None, asked: set[str], sentence: str) -> bool
     return False
 
 
-class SentenceSplitCache:
-    """Sentences of an article, split once: answers and summaries re-read the same articles."""
-
-    def __init__(self, maxsize: int = 2048) -> None:
-        self._cache: dict[tuple[str, int], list[SentenceSpan]] = {}
-        self.maxsize = maxsize
-        self._lock = threading.Lock()
-
-    def get(self, article: Article) -> list[SentenceSpan]:
-        key = (article.id, hash(article.text))  # str hashes are cached: no rehash of the text per call
-        with self._lock:
-            found = self._cache.get(key)
-        if found is None:
-            found = split_sentences(article.text)
-            with self._lock:
-                if len(self._cache) >= self.maxsize:
-                    self._cache.pop(next(iter(self._cache)))
-                self._cache[key] = found
-        return found
-
-
-class SentenceVectors:
-    """Embeddings of article sentences, kept between questions (bounded), since answers revisit articles."""
-
-    def __init__(self, embedder: SentenceTransformerEmbedding, maxsize: int = 20000) -> None:
-        self.embedder, self.maxsize = embedder, maxsize
-        self._cache: dict[tuple[str, int, int], np.ndarray] = {}
-        self._lock = threading.Lock()  # the chat answers several people at once
-
-    def get(self, keyed: list[tuple[tuple[str, int, int], str]]) -> np.ndarray:
-        if not keyed:
-            return np.zeros((0, 1), dtype="float32")
-        with self._lock:
-            found = {k: self._cache[k] for k, _ in keyed if k in self._cache}
-        missing = [(k, t) for k, t in keyed if k not in found]
-        if missing:
-            fresh = dict(
-                zip([k for k, _ in missing], self.embedder.encode([t for _, t in missing]), strict=True)
-            )
-            found.update(fresh)
-            with self._lock:
-                if len(self._cache) + len(fresh) > self.maxsize:
-                    self._cache.clear()
-                self._cache.update(fresh)
-        return np.vstack([found[k] for k, _ in keyed])
-
-
-class ExtractiveSynthesizer(BaseSynthesizer):
+class ExtractiveAnswerer(Answerer):
     """Scores every sentence of the retrieved passages and quotes the best, each with its [n]."""
+
+    name = "extractive"
 
     def __init__(
         self,
-        embedder: SentenceTransformerEmbedding,
-        terms: TermWeights,
-        article: Callable[[str], Article],
+        embed: Embed,
         sentences: SentenceSplitCache | None = None,
         max_sentences: int = 3,
         weights: Weights | None = None,
     ) -> None:
-        # The base class insists on an LLM; this synthesizer never calls one. MockLLM is what
-        # LlamaIndex itself resolves `Settings.llm = None` to.
-        super().__init__(llm=MockLLM())
-        self.embedder, self.terms, self.article = embedder, terms, article
+        self.embed = embed
         self.sentences = sentences or SentenceSplitCache()
-        self.vectors = SentenceVectors(embedder)
+        self.vectors = SentenceVectors(embed)
         self.max_sentences = max_sentences
         self.weights = weights or Weights()
 
-    def _get_prompts(self) -> dict[str, Any]:
-        return {}
+    @classmethod
+    def from_engine(cls, engine: NewsRAG) -> ExtractiveAnswerer:
+        return cls(engine.embedder.encode, engine.splits, engine.settings.answer_sentences)
 
-    def _update_prompts(self, prompts: dict[str, Any]) -> None:
-        pass
+    def answer(self, request: AnswerRequest) -> Answer:
+        corpus = request.corpus
+        return self.quote(
+            request.question,
+            request.retrieval_query,
+            request.passages,
+            corpus.terms,
+            corpus.article,
+            carried_terms(request.question, request.history),
+            request.query_embedding,
+        )
 
-    # LlamaIndex's text-only entry points: answer from bare strings (no offsets to cite).
-    def get_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
-        spans = [s.text for chunk in text_chunks for s in split_sentences(chunk)]
-        if not spans:
-            return ""
-        scores = self.embedder.encode(spans) @ np.asarray(self.embedder.get_query_embedding(query_str))
-        return spans[int(np.argmax(scores))]
-
-    async def aget_response(self, query_str: str, text_chunks: Sequence[str], **kwargs: Any) -> str:
-        return self.get_response(query_str, text_chunks, **kwargs)
-
-    def synthesize(
-        self, query: Any, nodes: list[NodeWithScore], additional_source_nodes: Any = None, **kwargs: Any
-    ) -> Response:
-        """Answer from nodes, keeping offsets; the typed Answer rides in response.metadata['answer']."""
-        bundle = query if isinstance(query, QueryBundle) else QueryBundle(str(query))
-        question = kwargs.get("question") or bundle.query_str
-        answer = self.answer(question, bundle.query_str, nodes, kwargs.get("context_terms"), bundle.embedding)
-        return Response(response=answer.text, source_nodes=list(nodes), metadata={"answer": answer})
-
-    def candidates(self, nodes: Sequence[NodeWithScore]) -> list[Candidate]:
+    def candidates(
+        self, nodes: Sequence[NodeWithScore], article: Callable[[str], Article]
+    ) -> list[Candidate]:
         """Whole sentences inside each retrieved chunk, with article offsets; each sentence once."""
         found: list[Candidate] = []
         seen: set[tuple[str, int]] = set()
         for rank, hit in enumerate(nodes):
-            article = self.article(hit.node.ref_doc_id or "")
-            lo, hi = chunk_bounds(hit, article)
-            spans = self.sentences.get(article)
+            art = article(hit.node.ref_doc_id or "")
+            lo, hi = chunk_bounds(hit, art)
+            spans = self.sentences.get(art)
             for k, span in enumerate(spans):
-                if span.start >= lo and span.end <= hi and (article.id, span.start) not in seen:
-                    seen.add((article.id, span.start))
-                    found.append(Candidate(article, span, hit, rank, spans[k - 1].text if k else ""))
+                if span.start >= lo and span.end <= hi and (art.id, span.start) not in seen:
+                    seen.add((art.id, span.start))
+                    found.append(Candidate(art, span, hit, rank, spans[k - 1].text if k else ""))
         return found
 
     def score(
@@ -219,32 +148,29 @@ class ExtractiveSynthesizer(BaseSynthesizer):
         question: str,
         candidates: list[Candidate],
         query_vector: np.ndarray,
+        terms: TermWeights,
         context_terms: list[str] | None = None,
     ) -> tuple[list[Candidate], np.ndarray]:
         """Coverage of the question's key terms, retrieval rank and answer type first; similarity to the
         (condensed) question for the lexically most promising sentences, which alone are embedded."""
         w = self.weights
         kind, asked = expected_answer_type(question), asked_words(question)
-        own = self.terms.stems(question)
-        carried = [s for s in self.terms.stems(" ".join(context_terms or [])) if s not in own]
+        own = terms.stems(question)
+        carried = [s for s in terms.stems(" ".join(context_terms or [])) if s not in own]
         for c in candidates:
             # A sentence may answer about a subject its predecessor names ("He was 88."): count those
             # terms at a discount.
             coverage = max(
-                self.terms.coverage(own, c.span.text),
-                0.8 * self.terms.coverage(own, c.previous + " " + c.span.text),
+                terms.coverage(own, c.span.text),
+                0.8 * terms.coverage(own, c.previous + " " + c.span.text),
             )
             if carried:
-                coverage = 0.8 * coverage + 0.2 * self.terms.coverage(
-                    carried, c.span.text + " " + c.article.title
-                )
+                coverage = 0.8 * coverage + 0.2 * terms.coverage(carried, c.span.text + " " + c.article.title)
             c.offers = offers_answer_type(kind, asked, c.span.text)
             typed = kind is not None and c.offers
             c.score = w.coverage * coverage + w.rank / (1 + c.rank) + w.answer_type * typed
         shortlist = sorted(candidates, key=lambda c: -c.score)[: w.embed_at_most]
-        vectors = self.vectors.get(
-            [((c.article.id, c.span.start, c.span.end), c.span.text) for c in shortlist]
-        )
+        vectors = self.vectors.get([c.span.text for c in shortlist])
         for c, sim in zip(shortlist, vectors @ query_vector, strict=True):
             c.score += w.similarity * float(sim)
         return shortlist, vectors
@@ -272,25 +198,29 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             chosen.append(i)
         return chosen
 
-    def answer(
+    def quote(
         self,
         question: str,
         retrieval_query: str,
         nodes: Sequence[NodeWithScore],
+        terms: TermWeights,
+        article: Callable[[str], Article],
         context_terms: list[str] | None = None,
         query_embedding: list[float] | None = None,
     ) -> Answer:
-        candidates = self.candidates(nodes)
+        """The answer from `nodes`: the best sentences quoted with their offsets, or a refusal."""
+        candidates = self.candidates(nodes, article)
         if not candidates:
-            return refusal(question, retrieval_query, [], 0.0)
+            return refusal(question, retrieval_query, [], 0.0, self.name)
         query_vector = np.asarray(
-            query_embedding or self.embedder.get_query_embedding(retrieval_query), dtype="float32"
+            query_embedding if query_embedding is not None else self.embed([retrieval_query])[0],
+            dtype="float32",
         )
-        candidates, vectors = self.score(question, candidates, query_vector, context_terms)
+        candidates, vectors = self.score(question, candidates, query_vector, terms, context_terms)
         chosen = self.select(candidates, vectors, expected_answer_type(question) is not None)
         best = candidates[chosen[0]].score
         if best < self.weights.refuse_below or not any(candidates[i].offers for i in chosen):
-            return refusal(question, retrieval_query, candidates, best)
+            return refusal(question, retrieval_query, candidates, best, self.name)
         citations: list[Citation] = []
         sentences: list[AnswerSentence] = []
         for n, i in enumerate(chosen, 1):
@@ -299,7 +229,7 @@ class ExtractiveSynthesizer(BaseSynthesizer):
             sentences.append(AnswerSentence(text=c.span.text, citations=[n], supported=None))
         text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)
         return Answer(
-            question, text, False, sentences, citations, "extractive", retrieval_query, confidence=best
+            question, text, False, sentences, citations, self.name, retrieval_query, confidence=best
         )
 
 
@@ -311,7 +241,7 @@ def answer_from_reply(
     article: Callable[[str], Article],
     mode: str,
 ) -> Answer:
-    """Wrap another synthesizer's reply: its [n] resolve to the retrieved passages in rank order.
+    """Wrap a generated reply (an LLM answerer's): its [n] resolve to the retrieved passages in rank order.
 
     Those sentences are not quotes, so `supported` stays None until a claim check fills it in;
     a cited passage's start/end are the passage's own offsets.
@@ -344,7 +274,13 @@ def source_of(article: Article) -> Source:
     return Source(article.id, article.title, article.source, article.published_at, article.url)
 
 
-def refusal(question: str, retrieval_query: str, candidates: list[Candidate], confidence: float) -> Answer:
+def refusal(
+    question: str,
+    retrieval_query: str,
+    candidates: list[Candidate],
+    confidence: float,
+    mode: str = "extractive",
+) -> Answer:
     """Say plainly that the articles don't answer, and name the closest ones instead of guessing."""
     closest: dict[str, Source] = {}
     for c in sorted(candidates, key=lambda c: -c.score):
@@ -357,4 +293,4 @@ def refusal(question: str, retrieval_query: str, candidates: list[Candidate], co
         if listed
         else "No article in the index is close to this question."
     )
-    return Answer(question, text, True, [], [], "extractive", retrieval_query, listed, confidence)
+    return Answer(question, text, True, [], [], mode, retrieval_query, listed, confidence)

@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import logging
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-from llama_index.core.response_synthesizers.base import BaseSynthesizer
 from llama_index.core.schema import NodeWithScore, QueryBundle
+
+from newsrag.errors import NewsRagError
 from newsrag.index.articles import Article
 from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.index.storage import load_snapshot
-from newsrag.rag.answer import ExtractiveSynthesizer, SentenceSplitCache, answer_from_reply
+from newsrag.index.ingest import IngestReport, ingest
+from newsrag.index.storage import current_snapshot_dir, load_snapshot
+from newsrag.rag.answerers import Answerer, AnswerRequest, answerer_names, create_answerer
 from newsrag.rag.filters import Filters
-from newsrag.rag.followup import condense, key_terms, needs_context
 from newsrag.rag.lexical import TermWeights
 from newsrag.rag.retrieve import HybridRetriever, LexicalIndex
+from newsrag.rag.sentences import SentenceSplitCache
 from newsrag.rag.summarize import summarize_article, summarize_topic
 from newsrag.rag.types import Answer, Summary
-
-from newsrag.errors import NewsRagError
 from newsrag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Loaded:
+class Corpus:
     """Everything built from one index snapshot; swapped whole, so a request never mixes two snapshots."""
 
     catalog: Catalog
     retriever: HybridRetriever
-    synthesizer: ExtractiveSynthesizer
     terms: TermWeights
+
+    def article(self, article_id: str) -> Article:
+        return self.catalog.article(article_id)
 
 
 class NewsRAG:
@@ -44,7 +49,37 @@ class NewsRAG:
             settings.embed_model, settings.embed_batch_size
         )
         self.splits = SentenceSplitCache()
+        self.built: IngestReport | None = None  # set by open() when it had to build the index
+        self._answerers: dict[str, Answerer] = {}
+        self._answerers_lock = threading.Lock()
         self.reload()
+
+    @classmethod
+    def open(
+        cls,
+        settings: Settings,
+        embedder: SentenceTransformerEmbedding | None = None,
+        *,
+        build_from: Sequence[str | Path] = (),
+        on_build: Callable[[Sequence[str]], None] | None = None,
+        show_progress: bool = False,
+    ) -> NewsRAG:
+        """The one way to a ready engine, for the CLI, the chat and eval alike.
+
+        When `settings.index_dir` holds no index yet and `build_from` names inputs, they are
+        indexed first (`on_build(inputs)` is told before that starts) and the report is kept in
+        `engine.built`; without inputs a missing index is an IndexNotFoundError.
+        """
+        embedder = embedder or SentenceTransformerEmbedding(settings.embed_model, settings.embed_batch_size)
+        report = None
+        if build_from and current_snapshot_dir(settings.index_dir) is None:
+            inputs = [str(p) for p in build_from]
+            if on_build:
+                on_build(inputs)
+            report = ingest(settings, inputs, embedder, show_progress=show_progress)
+        engine = cls(settings, embedder)
+        engine.built = report
+        return engine
 
     def reload(self) -> None:
         """Pick up the index's current snapshot (after an ingest) without a restart."""
@@ -64,39 +99,46 @@ class NewsRAG:
             per_article=self.settings.max_chunks_per_article,
         )
         terms = TermWeights(c.text for c in chunks.values())
-        synthesizer = ExtractiveSynthesizer(
-            self.embedder, terms, catalog.article, self.splits, max_sentences=self.settings.answer_sentences
-        )
-        self.loaded = Loaded(catalog, retriever, synthesizer, terms)  # one atomic swap
+        self.corpus = Corpus(catalog, retriever, terms)  # one atomic swap
 
     @property
     def catalog(self) -> Catalog:
-        return self.loaded.catalog
+        return self.corpus.catalog
 
     @property
     def retriever(self) -> HybridRetriever:
-        return self.loaded.retriever
-
-    @property
-    def synthesizer(self) -> ExtractiveSynthesizer:
-        return self.loaded.synthesizer
-
-    @property
-    def terms(self) -> TermWeights:
-        return self.loaded.terms
+        return self.corpus.retriever
 
     def article(self, article_id: str) -> Article:
         return self.catalog.article(article_id)
+
+    # --- answerers -------------------------------------------------------------
+
+    @staticmethod
+    def answerer_names() -> list[str]:
+        """The answerers that can be chosen by name (built in, registered, installed)."""
+        return answerer_names()
+
+    def answerer(self, name: str | None = None) -> Answerer:
+        """Answerer `name` (default: the `answerer` setting), built on first use and kept."""
+        name = name or self.settings.answerer
+        with self._answerers_lock:
+            found = self._answerers.get(name)
+            if found is None:
+                found = self._answerers[name] = create_answerer(name, self)
+        return found
+
+    # --- questions and summaries -----------------------------------------------
 
     def retrieve(
         self,
         query: QueryBundle | str,
         filters: Filters | None = None,
         top_k: int | None = None,
-        loaded: Loaded | None = None,
+        corpus: Corpus | None = None,
         **options: object,
     ) -> list[NodeWithScore]:
-        retriever = (loaded or self.loaded).retriever.with_options(filters=filters, top_k=top_k, **options)
+        retriever = (corpus or self.corpus).retriever.with_options(filters=filters, top_k=top_k, **options)
         return retriever.retrieve(query if isinstance(query, QueryBundle) else QueryBundle(query))
 
     def ask(
@@ -105,32 +147,20 @@ class NewsRAG:
         history: list[str] | None = None,
         filters: Filters | None = None,
         top_k: int | None = None,
-        synthesizer: BaseSynthesizer | None = None,
+        answerer: str | None = None,
     ) -> Answer:
-        """A cited answer; `history` holds the earlier user questions of the conversation, oldest first.
-
-        `synthesizer` replaces the extractive one (an LLM's); its reply keeps the [n] it wrote,
-        resolved to the retrieved passages in rank order, with `supported` left unchecked (None).
-        """
+        """A cited answer; `history` holds the earlier user questions of the conversation, oldest first."""
         question = question.strip()
         if not question:
             raise NewsRagError("the question is empty: ask something about the articles")
-        loaded = self.loaded
+        chosen = self.answerer(answerer)
+        corpus = self.corpus
         history = [h for h in (history or []) if h.strip()]
-        retrieval_query = condense(question, history)
-        context = (
-            [t for h in history[-2:] for t in key_terms(h)] if history and needs_context(question) else []
-        )
+        retrieval_query = chosen.condense(question, history)
         bundle = QueryBundle(retrieval_query, embedding=self.embedder.get_query_embedding(retrieval_query))
-        nodes = self.retrieve(bundle, filters, top_k, loaded=loaded)
-        synth = synthesizer or loaded.synthesizer
-        response = synth.synthesize(bundle, nodes, question=question, context_terms=context)
-        answer = (response.metadata or {}).get("answer")
-        if isinstance(answer, Answer):
-            return answer
-        mode = type(synth).__name__
-        return answer_from_reply(
-            question, retrieval_query, str(response), nodes, loaded.catalog.article, mode
+        nodes = self.retrieve(bundle, filters, top_k, corpus=corpus)
+        return chosen.answer(
+            AnswerRequest(question, retrieval_query, nodes, corpus, history, bundle.embedding)
         )
 
     def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
@@ -140,10 +170,10 @@ class NewsRAG:
         )
 
     def summarize_topic(self, topic: str, filters: Filters | None = None, max_articles: int = 6) -> Summary:
-        loaded = self.loaded
-        hits = loaded.retriever.with_options(filters=filters, top_k=max_articles * 3, per_article=2).retrieve(
+        corpus = self.corpus
+        hits = corpus.retriever.with_options(filters=filters, top_k=max_articles * 3, per_article=2).retrieve(
             QueryBundle(topic)
         )
         return summarize_topic(
-            topic, hits, loaded.catalog.article, self.embedder.encode, self.splits, max_articles=max_articles
+            topic, hits, corpus.article, self.embedder.encode, self.splits, max_articles=max_articles
         )

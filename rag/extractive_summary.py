@@ -15,20 +15,18 @@ candidates unless fewer than n sentences would remain.
 Weights (title=0.25, position_decay=3, redundancy=0.5, quote_penalty=0.5) are the best of a 72-point grid
 (position_decay 1.5-3, title 0.25-1, redundancy 0.5-1.5, quote_penalty 0 or 0.5) on the first 125 of the
 250 CNN/DailyMail sample articles; on the other 125 they beat Lead-3 by only about 0.1 ROUGE (rerun with
-``python -m eval.summary_tuning --grid``). The word limits (6-60) and the junk pattern were fixed beforehand.
+``python -m newsrag.eval.scripts.summary_tuning --grid``). The word limits (6-60) and the junk pattern were fixed beforehand.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from newsrag.rag.sentences import SentenceSpan, split_sentences
 
-Embed = Callable[[list[str]], np.ndarray]
-"""Returns one L2-normalised embedding row per input string."""
+from newsrag.rag.sentences import SentenceSpan, split_sentences
+from newsrag.rag.types import Embed
 
 # Fragments that are page furniture rather than reporting: bylines, credits, calls to action.
 _JUNK = re.compile(

@@ -7,7 +7,8 @@ from collections import Counter
 from collections.abc import Iterable
 
 import Stemmer
-from newsrag.rag.followup import key_terms
+
+from newsrag.rag.words import key_terms
 
 
 class TermWeights:

@@ -1,12 +1,18 @@
-"""Sentence segmentation of article text into spans with exact character offsets."""
+"""Sentence segmentation of article text into spans with exact character offsets, and caches of both."""
 
 from __future__ import annotations
 
 import os
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
+
+import numpy as np
+
+from newsrag.index.articles import Article
+from newsrag.rag.types import Embed
 
 if TYPE_CHECKING:
     from nltk.tokenize.punkt import PunktSentenceTokenizer
@@ -133,3 +139,48 @@ def split_sentences(text: str) -> list[SentenceSpan]:
             block_spans.append(span)
         spans.extend(block_spans)
     return spans
+
+
+class SentenceSplitCache:
+    """Sentences of an article, split once: answers and summaries re-read the same articles."""
+
+    def __init__(self, maxsize: int = 2048) -> None:
+        self._cache: dict[tuple[str, int], list[SentenceSpan]] = {}
+        self.maxsize = maxsize
+        self._lock = threading.Lock()
+
+    def get(self, article: Article) -> list[SentenceSpan]:
+        key = (article.id, hash(article.text))  # str hashes are cached: no rehash of the text per call
+        with self._lock:
+            found = self._cache.get(key)
+        if found is None:
+            found = split_sentences(article.text)
+            with self._lock:
+                if len(self._cache) >= self.maxsize:
+                    self._cache.pop(next(iter(self._cache)))
+                self._cache[key] = found
+        return found
+
+
+class SentenceVectors:
+    """Embeddings of sentences by their text, kept between questions (bounded): answers revisit articles."""
+
+    def __init__(self, embed: Embed, maxsize: int = 20000) -> None:
+        self.embed, self.maxsize = embed, maxsize
+        self._cache: dict[str, np.ndarray] = {}
+        self._lock = threading.Lock()  # the chat answers several people at once
+
+    def get(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 1), dtype="float32")
+        with self._lock:
+            found = {t: self._cache[t] for t in texts if t in self._cache}
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = dict(zip(missing, self.embed(missing), strict=True))
+            found.update(fresh)
+            with self._lock:
+                if len(self._cache) + len(fresh) > self.maxsize:
+                    self._cache.clear()
+                self._cache.update(fresh)
+        return np.vstack([found[t] for t in texts])

@@ -6,13 +6,12 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 from llama_index.core.schema import NodeWithScore
-from newsrag.index.articles import Article
-from newsrag.rag.answer import SentenceSplitCache, source_of
-from newsrag.rag.extractive_summary import summarize_text, summary_worthy
-from newsrag.rag.sentences import SentenceSpan
-from newsrag.rag.types import AnswerSentence, Citation, Summary
 
-Embed = Callable[[list[str]], np.ndarray]
+from newsrag.index.articles import Article
+from newsrag.rag.answer import source_of
+from newsrag.rag.extractive_summary import summarize_text, summary_worthy
+from newsrag.rag.sentences import SentenceSpan, SentenceSplitCache
+from newsrag.rag.types import AnswerSentence, Citation, Embed, Summary
 
 
 def neighbourhood(sentences: Sequence[SentenceSpan], index: int, width: int = 1) -> tuple[int, int]:

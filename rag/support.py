@@ -10,18 +10,15 @@ Spearman .47, against .45 / .41 for the unigram-precision baseline (see `newsrag
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 import Stemmer
-from newsrag.rag.followup import STOPWORDS
-from newsrag.rag.sentences import split_sentences
 
-Embed = Callable[[list[str]], np.ndarray]
-WORD = re.compile(r"[^\W_]+")
-NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+from newsrag.rag.sentences import split_sentences
+from newsrag.rag.types import Embed
+from newsrag.rag.words import DIGITS, STOPWORDS, TOKEN
 
 
 @dataclass(frozen=True)
@@ -44,7 +41,7 @@ class SupportChecker:
         self.stemmer = Stemmer.Stemmer("english")
 
     def stems(self, text: str) -> list[str]:
-        return [self.stemmer.stemWord(w) for w in WORD.findall(text.lower())]
+        return [self.stemmer.stemWord(w) for w in TOKEN.findall(text.lower())]
 
     def lexical(self, claim: str, source: str) -> float:
         """Mean of content-word, bigram and trigram precision of the claim in the source."""
@@ -66,8 +63,8 @@ class SupportChecker:
             source_vectors = self.embed(sentences)
         semantic = float((self.embed([claim])[0] @ source_vectors.T).max()) if len(source_vectors) else 0.0
         lexical = self.lexical(claim, source)
-        digits = {n.replace(",", "") for n in NUMBER.findall(source)}
-        missing = [n for n in NUMBER.findall(claim) if n.replace(",", "") not in digits]
+        digits = {n.replace(",", "") for n in DIGITS.findall(source)}
+        missing = [n for n in DIGITS.findall(claim) if n.replace(",", "") not in digits]
         score = 0.5 * semantic + 0.5 * lexical
         return Support(score, lexical, semantic, missing, score >= self.threshold and not missing)
 

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 from newsrag.index.articles import Article
+
+Embed = Callable[[list[str]], np.ndarray]
+"""Texts in, one L2-normalised embedding row per text out (SentenceTransformerEmbedding.encode)."""
 
 
 @dataclass(frozen=True)

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from sample_data import CNNDM, SAMPLE, SEED
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-REPO = Path(__file__).resolve().parent.parent
-SAMPLE = REPO / "data" / "sample"
-SEED = SAMPLE / "seed" / "border-czar-minneapolis.txt"
-CNNDM = SAMPLE / "cnndm" / "articles.jsonl"
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +42,6 @@ def small_corpus(tmp_path_factory) -> Path:
 def small_index(tmp_path_factory, small_corpus, embedder):
     """Settings pointing at an index of the small corpus, built once per session; tests must not write to it."""
     from newsrag.index.ingest import ingest
-
     from newsrag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("small-index") / "index")
@@ -61,15 +54,9 @@ def small_index(tmp_path_factory, small_corpus, embedder):
 def sample_index(tmp_path_factory, embedder):
     """Settings pointing at an index of the whole bundled sample corpus (251 articles), built once."""
     from newsrag.index.ingest import ingest
-
     from newsrag.settings import Settings
 
     settings = Settings(index_dir=tmp_path_factory.mktemp("sample-index") / "index")
     report = ingest(settings, [str(SAMPLE)], embedder)
     assert not report.failed
     return settings
-
-
-def cnndm_rows(limit: int | None = None) -> list[dict]:
-    rows = [json.loads(line) for line in CNNDM.read_text().splitlines()]
-    return rows[:limit] if limit else rows

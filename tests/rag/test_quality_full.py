@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from newsrag.eval.datasets import highlight_queries, load_highlights
+
+from newsrag.eval.formats import highlight_queries, load_highlights
 from newsrag.eval.metrics import rouge_scores
 from newsrag.eval.suites import retrieval_suite
 from newsrag.rag.engine import NewsRAG

@@ -1,10 +1,9 @@
-"""Hybrid retrieval on the bundled corpus: it must beat each single retriever, and filters must hold."""
+"""Hybrid retrieval on the bundled corpus: filters hold and articles are diversified (quality: test_quality_full)."""
 
 from __future__ import annotations
 
 import pytest
-from newsrag.eval.datasets import highlight_queries
-from newsrag.eval.suites import retrieval_suite
+
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.filters import Filters
 from newsrag.rag.retrieve import diversify
@@ -13,15 +12,6 @@ from newsrag.rag.retrieve import diversify
 @pytest.fixture(scope="module")
 def engine(sample_index, embedder):
     return NewsRAG(sample_index, embedder)
-
-
-def test_hybrid_beats_bm25_and_dense_on_highlight_queries(engine):
-    # A fixed subset: every other highlight of the 914 (457 queries), gold = its article.
-    rows = retrieval_suite(engine, highlight_queries()[::2], baseline=None).rows
-    hybrid, bm25, dense = rows["newsrag hybrid"], rows["BM25 only"], rows["dense only"]
-    assert hybrid["mrr@10"] > bm25["mrr@10"] > dense["mrr@10"]
-    assert hybrid["recall@1"] >= bm25["recall@1"]
-    assert hybrid["recall@5"] >= max(bm25["recall@5"], dense["recall@5"])
 
 
 def test_source_and_date_filters_apply_before_the_cut(engine):

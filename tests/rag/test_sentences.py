@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
-from newsrag.rag.sentences import SentenceSpan, split_sentences
+from sample_data import CNNDM
 
-CNNDM = Path(__file__).resolve().parents[2] / "data" / "sample" / "cnndm" / "articles.jsonl"
+from newsrag.rag.sentences import SentenceSpan, split_sentences
 
 
 def _texts(text: str) -> list[str]:

@@ -1,6 +1,7 @@
 """The claim-support check on hand cases: a changed number or name must not pass."""
 
 import pytest
+
 from newsrag.rag.support import SupportChecker
 
 PASSAGE = (

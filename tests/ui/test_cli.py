@@ -10,13 +10,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sample_data import CNNDM, SEED_TITLE
+
 from newsrag.index.storage import writer_lock
 from newsrag.ui.cli import cli
 
-REPO = Path(__file__).resolve().parents[2]
-SEED = REPO / "data" / "sample" / "seed" / "border-czar-minneapolis.txt"
-CNNDM = REPO / "data" / "sample" / "cnndm" / "articles.jsonl"
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 NEWSRAG = Path(sys.executable).with_name("newsrag")
 
 
