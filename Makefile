@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast lint bench eval eval-quick browser clean
+.PHONY: install run test test-fast test-wheel lint bench eval eval-quick browser clean
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -31,6 +31,11 @@ test: install browser
 
 test-fast: install
 	$(BIN)/python -m pytest -q -m "not slow" --deselect tests/ui/test_browser.py
+
+# The README's install path without a clone: build the wheel, install it (CPU torch first, no
+# extras) into a fresh venv in a temp folder, then ingest, ask and eval from outside the checkout.
+test-wheel:
+	bash .ci/wheel-test
 
 lint: install
 	$(BIN)/ruff check .
