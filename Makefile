@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast test-wheel lint bench eval eval-quick browser clean
+.PHONY: install run test test-fast test-wheel lint bench eval eval-quick browser clean FORCE
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,7 +16,18 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]' --config-settings editable_mode=strict
 	touch $@
 
-install: $(BIN)/.installed
+# The strict editable install links each file of the package: re-link when files are added,
+# moved or removed (the list is rewritten only when it changes, so this costs nothing otherwise).
+PACKAGE_FILES := $(shell find src index rag ui eval data -type f -not -path '*/__pycache__/*' 2>/dev/null | sort)
+
+$(VENV)/.package-files: FORCE | $(BIN)/.installed
+	@echo '$(PACKAGE_FILES)' | cmp -s - $@ || echo '$(PACKAGE_FILES)' > $@
+
+$(VENV)/.linked: $(BIN)/.installed $(VENV)/.package-files
+	$(BIN)/pip install -q --no-deps -e . --config-settings editable_mode=strict
+	touch $@
+
+install: $(VENV)/.linked
 
 # The browser tests drive Debian's Chromium; install it when missing (needs root, as CI has).
 browser:
@@ -43,7 +54,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m newsrag.eval.bench_ingest
+	$(BIN)/python -m newsrag.eval.scripts.bench_ingest
 
 eval: install
 	$(BIN)/newsrag eval
