@@ -20,7 +20,6 @@ from newsrag.rag.engine import NewsRAG
 from newsrag.settings import Settings
 
 log = logging.getLogger(__name__)
-SUITES = registry.SUITE_NAMES  # the name ui/cli.py imports until it reads newsrag.eval.registry
 
 
 @dataclass
@@ -86,7 +85,8 @@ def _header(
         "index build": built,
         "embedder": f"{settings.embed_model} ({engine.embedder.dimension}-d)",
         "chunking": f"{manifest.chunk_size} word pieces, overlap {settings.chunk_overlap}",
-        "retrieval": f"hybrid BM25+dense, relative-score fusion (dense weight {engine.retriever.dense_weight}), "
+        "retrieval": f"hybrid BM25+dense, QueryFusionRetriever {engine.retriever.fusion} fusion "
+        f"(dense weight {engine.retriever.dense_weight}), "
         f"top {settings.top_k}, {settings.max_chunks_per_article} chunks per article",
         "answerer": settings.answerer,
         "baseline": baseline or "none",

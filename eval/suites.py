@@ -5,7 +5,7 @@ newsrag.eval.registry names them; the run_* functions at the end are its entries
 
 from __future__ import annotations
 
-import logging
+import functools
 import re
 import statistics
 import time
@@ -38,7 +38,6 @@ from newsrag.rag.retrieve import article_ranking
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.support import SupportChecker
 
-log = logging.getLogger(__name__)
 KS = (1, 2, 3, 4, 5, 10)
 
 
@@ -64,6 +63,7 @@ class SuiteInputs:
 
 
 def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
+    @functools.wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> SuiteResult:
         started = time.perf_counter()
         result = fn(*args, **kwargs)

@@ -14,6 +14,7 @@ import click
 
 from newsrag.data import SAMPLE_CORPUS
 from newsrag.errors import NewsRagError
+from newsrag.eval.registry import SUITE_NAMES
 from newsrag.settings import Settings
 
 
@@ -349,8 +350,8 @@ def answerers() -> None:
     "--suite",
     "suites",
     multiple=True,
-    type=click.Choice(["retrieval", "qa", "summaries", "faithfulness", "latency"]),
-    help="Run only these suites (repeatable).",
+    type=click.Choice(SUITE_NAMES),
+    help="Run only these suites (repeatable; default: every suite the data allows).",
 )
 @click.option(
     "--baseline",
@@ -370,7 +371,7 @@ def evaluate(
     """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
     from datetime import datetime
 
-    from newsrag.eval.runner import SUITES, run_eval
+    from newsrag.eval.runner import run_eval
 
     out = out or Path("eval-reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
     run = run_eval(
@@ -379,7 +380,7 @@ def evaluate(
         out,
         quick=quick,
         dataset=dataset,
-        suites=suites or SUITES,
+        suites=suites or SUITE_NAMES,
         baseline=None if baseline == "none" else baseline,
     )
     click.echo(run.summary)
