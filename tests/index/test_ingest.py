@@ -460,7 +460,9 @@ def test_a_title_longer_than_a_chunk_does_not_sink_the_ingest(settings, embedder
 
 def test_an_explicit_chunk_size_above_the_model_limit_is_refused(settings, embedder, tmp_path):
     path = write_jsonl(tmp_path / "one.jsonl", cnndm_rows(1))
-    with pytest.raises(NewsRagError, match=r"chunk size 400 is more than all-MiniLM-L6-v2 reads \(254 word pieces\)"):
+    with pytest.raises(
+        NewsRagError, match=r"chunk size 400 is more than all-MiniLM-L6-v2 reads \(254 word pieces\)"
+    ):
         ingest(settings.replace(chunk_size=400), [path], embedder)
     assert current_snapshot_dir(settings.index_dir) is None  # nothing was written
 
