@@ -50,6 +50,26 @@ def small_index(tmp_path_factory, small_corpus, embedder):
     return settings
 
 
+# Lines of the sample's articles.jsonl beyond the first 30 that the answer and retrieval tests ask
+# about: two more Nepal earthquake stories (a topic across articles) and the Chinese Grand Prix.
+RAG_EXTRA_LINES = (83, 92, 108)
+
+
+@pytest.fixture(scope="session")
+def rag_index(tmp_path_factory, small_index, embedder):
+    """The small index plus RAG_EXTRA_LINES (34 articles), added to a copy without embedding the rest again."""
+    from newsrag.index.ingest import ingest
+
+    folder = tmp_path_factory.mktemp("rag-index")
+    shutil.copytree(small_index.index_dir, folder / "index")
+    lines = CNNDM.read_text().splitlines()
+    (folder / "extra.jsonl").write_text("".join(lines[i] + "\n" for i in RAG_EXTRA_LINES))
+    settings = small_index.replace(index_dir=folder / "index")
+    report = ingest(settings, [str(folder / "extra.jsonl")], embedder)
+    assert len(report.new) == len(RAG_EXTRA_LINES) and not report.failed
+    return settings
+
+
 @pytest.fixture(scope="session")
 def sample_index(tmp_path_factory, embedder):
     """Settings pointing at an index of the whole bundled sample corpus (251 articles), built once."""

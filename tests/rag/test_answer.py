@@ -14,8 +14,8 @@ from newsrag.rag.engine import NewsRAG
 
 
 @pytest.fixture(scope="module")
-def engine(sample_index, embedder):
-    return NewsRAG(sample_index, embedder)
+def engine(rag_index, embedder):
+    return NewsRAG.open(rag_index, embedder)
 
 
 def test_answer_cites_the_seed_article_with_exact_offsets(engine):

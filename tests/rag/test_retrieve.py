@@ -10,8 +10,8 @@ from newsrag.rag.retrieve import diversify
 
 
 @pytest.fixture(scope="module")
-def engine(sample_index, embedder):
-    return NewsRAG(sample_index, embedder)
+def engine(rag_index, embedder):
+    return NewsRAG.open(rag_index, embedder)
 
 
 def test_source_and_date_filters_apply_before_the_cut(engine):
