@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gradio as gr
+from sample_data import SEED_QUESTION, SEED_TITLE
 
 from newsrag.rag.engine import NewsRAG
 from newsrag.ui import render
 from newsrag.ui.app import NewsApp, build_app
 
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
-SEED_QUESTION = "How many immigration officers is the government pulling out of Minneapolis?"
 MAYOR_QUESTION = "What did the mayor of Minneapolis say?"  # the two answerers quote different sentences
 
 

@@ -10,12 +10,9 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import gradio as gr
 import pytest
 from gradio_client import Client
+from sample_data import OUT_OF_CORPUS, SEED_QUESTION, SEED_TITLE
 
 from newsrag.ui.app import ACCEPTED_SUFFIXES, MAX_UPLOAD_MB, stage_uploads, user_questions
-
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
-SEED_QUESTION = "How many immigration officers is the government pulling out of Minneapolis?"
-OUT_OF_CORPUS = "What interest rate did the Bank of England set in April 2015?"
 
 
 @pytest.fixture(scope="module")

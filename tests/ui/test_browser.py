@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sample_data import SEED_TITLE
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -20,7 +21,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-SEED_TITLE = "Border Czar Says He Is Pulling 700 Immigration Agents Out of Minneapolis"
 WAIT = 60_000  # ms; answers take a few seconds on a busy 2-core machine
 
 GOAT = """The village of Little Pemberton elected a goat named Clementine as its honorary mayor on Tuesday, after she won 412 of the 700 votes cast in a charity election.
