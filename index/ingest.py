@@ -96,19 +96,24 @@ def ingest(
     """Add or update the articles found in `paths`; every good input lands even when others fail."""
     started = time.perf_counter()
     report = IngestReport()
+    # Read, fetch and parse everything before taking the lock: a slow feed server or a large
+    # upload must not hold up other writers, and readers never wait for the lock at all.
+    items: list[Article] = []
+    for n, item in enumerate(iter_inputs(paths), 1):
+        if on_article:
+            on_article(n)
+        if isinstance(item, InputError):
+            log.warning("skipped %s", item)
+            report.failed.append(item)
+        else:
+            items.append(item)
     with writer_lock(settings.index_dir, settings.lock_timeout):
         snapshot = open_for_writing(settings, embedder, rebuild)
         catalog = Catalog(snapshot)
         by_hash = {a.content_hash: a.id for a in catalog.articles()}
         seen_ids: set[str] = set()
         batch: list[Article] = []
-        for n, item in enumerate(iter_inputs(paths), 1):
-            if on_article:
-                on_article(n)
-            if isinstance(item, InputError):
-                log.warning("skipped %s", item)
-                report.failed.append(item)
-                continue
+        for item in items:
             origin = item.metadata.get("origin", item.id)
             twin = by_hash.get(item.content_hash)
             if item.id in seen_ids or (twin is not None and twin != item.id):

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from newsrag.index.articles import Article, InputError, article_id, parse_date, split_authors
+from newsrag.index.feeds import load_feed
+from newsrag.index.trailers import credits_of, split_trailer
 
 log = logging.getLogger(__name__)
 
@@ -19,14 +21,6 @@ JSON_SUFFIXES = {".json", ".jsonl", ".ndjson"}
 FEED_SUFFIXES = {".rss", ".atom", ".xml"}
 SUPPORTED_SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | FEED_SUFFIXES
 
-# "The post <TITLE> appeared first on <PUBLISHER>." as WordPress-style feeds append it.
-TRAILER = re.compile(r"^\s*The post (?P<title>.+?) appeared first on (?P<publisher>.+?)\.?\s*$", re.MULTILINE)
-CREDIT = re.compile(
-    r"^[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){0,3}(?:,? and [A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){0,3})? contributed (?:reporting|research)\b.*$"
-)
-BIO = re.compile(
-    r"^(?P<name>[A-Z][\w.'\u2019-]+(?: [A-Z][\w.'\u2019-]+){1,3}) (?:covers|writes|reports|is (?:a|an|the)) .{0,200}\bfor (?:The |the )?[A-Z][\w ]+\.$"
-)
 KNOWN_KEYS = {
     "id",
     "title",
@@ -96,43 +90,6 @@ def load_file(path: Path) -> Iterator[Article | InputError]:
         yield parse_html(text, str(path))
     else:
         yield from parse_json(text, str(path), lines=suffix != ".json")
-
-
-def split_trailer(text: str) -> tuple[str, dict[str, Any]]:
-    """Remove the feed trailer, reporting credits and the author bio from the body; return them as metadata.
-
-    Only the closing block is scanned (from the end up to the first body line), so a body
-    paragraph that happens to look like a bio ("Ana Ruiz is a spokeswoman for ...") stays.
-    """
-    meta: dict[str, Any] = {}
-    lines = text.strip().splitlines()
-    end = len(lines)
-    closing: list[str] = []
-    while end > 0:
-        stripped = lines[end - 1].strip()
-        if not stripped:
-            end -= 1
-        elif match := TRAILER.match(stripped):
-            meta["title"], meta["publisher"] = match["title"].strip(), match["publisher"].strip()
-            end -= 1
-        elif CREDIT.match(stripped):
-            closing.insert(0, stripped)
-            end -= 1
-        elif match := BIO.match(stripped):
-            meta["authors"] = [match["name"], *meta.get("authors", [])]
-            closing.insert(0, stripped)
-            end -= 1
-        else:
-            break
-    if closing:
-        meta["credits"] = closing
-    body = "\n".join(line.rstrip() for line in lines[:end]).strip()
-    return re.sub(r"\n{3,}", "\n\n", body), meta
-
-
-def credits_of(meta: dict[str, Any]) -> dict[str, Any]:
-    """Credit and bio lines kept out of the answerable text, but kept."""
-    return {"credits": meta["credits"]} if "credits" in meta else {}
 
 
 def parse_text(text: str, origin: str, markdown: bool = False) -> Article | InputError:
@@ -222,51 +179,3 @@ def record_to_article(record: Any, origin: str) -> Article | InputError:
         authors=split_authors(record.get("authors") or record.get("author")) or meta.get("authors", []),
         metadata={"origin": origin, **extra, **credits_of(meta)},
     )
-
-
-def load_feed(data: bytes | str, origin: str) -> Iterator[Article | InputError]:
-    """RSS/Atom from bytes or an http(s) URL, one article per entry."""
-    import feedparser
-
-    feed = feedparser.parse(data)
-    if feed.get("status", 200) >= 400:
-        yield InputError(origin, f"HTTP {feed['status']} fetching the feed")
-        return
-    if not feed.entries:
-        reason = str(feed.get("bozo_exception") or "no entries")
-        yield InputError(origin, f"not a readable RSS/Atom feed: {reason}")
-        return
-    publisher = feed.feed.get("title")
-    for n, entry in enumerate(feed.entries, 1):
-        html = entry["content"][0]["value"] if entry.get("content") else entry.get("summary", "")
-        text, meta = split_trailer(html_to_text(html))
-        where = f"{origin}#{n}"
-        if not text:
-            yield InputError(where, "feed entry has no text")
-            continue
-        url = entry.get("link")
-        yield Article(
-            id=article_id(entry.get("id") if not url else None, url, text),
-            title=entry.get("title") or meta.get("title") or text[:80],
-            text=text,
-            source=meta.get("publisher") or publisher,
-            url=url,
-            published_at=parse_date(entry.get("published_parsed") or entry.get("updated_parsed")),
-            authors=split_authors(entry.get("author")) or meta.get("authors", []),
-            metadata={"origin": where, **credits_of(meta)},
-        )
-
-
-def html_to_text(html: str) -> str:
-    """Paragraph-preserving text of an HTML fragment (feed entries are fragments, not pages)."""
-    if "<" not in html:
-        return html.strip()
-    import lxml.html
-
-    root = lxml.html.fragment_fromstring(html, create_parent="div")
-    for br in root.iter("br"):
-        br.tail = "\n" + (br.tail or "")
-    for el in root.iter("p", "div", "li", "h1", "h2", "h3", "blockquote"):
-        el.tail = "\n" + (el.tail or "")
-    text = root.text_content()
-    return "\n".join(line.strip() for line in text.splitlines() if line.strip())

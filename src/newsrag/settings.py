@@ -63,6 +63,22 @@ def _coerce(f: dataclasses.Field[Any], value: Any) -> Any:
             return int(value)
         if kind == "float":
             return float(value)
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            words = {
+                "1": True,
+                "true": True,
+                "yes": True,
+                "on": True,
+                "0": False,
+                "false": False,
+                "no": False,
+                "off": False,
+            }
+            return words[str(value).strip().lower()]
+    except KeyError as exc:
+        raise NewsRagError(f"setting {f.name}: {value!r} is not a valid bool (true/false)") from exc
     except (TypeError, ValueError) as exc:
         raise NewsRagError(f"setting {f.name}: {value!r} is not a valid {kind}") from exc
     return value
