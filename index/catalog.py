@@ -25,6 +25,7 @@ class IndexStats:
     dimension: int
     size_bytes: int
     updated_at: str
+    warning: str | None = None  # set when a damaged live snapshot fell back to the one before it
 
 
 class Catalog:
@@ -39,6 +40,11 @@ class Catalog:
                 self._documents[node_id] = node
             elif isinstance(node, TextNode):
                 self._chunks[node_id] = node
+
+    @property
+    def warning(self) -> str | None:
+        """Why these are not the live snapshot's articles (it is damaged), or None."""
+        return self.snapshot.warning
 
     def articles(self) -> list[Article]:
         """Articles newest first (undated last), then by title."""
@@ -79,4 +85,5 @@ class Catalog:
             dimension=manifest.dimension,
             size_bytes=directory_size(self.snapshot.path) if self.snapshot.path else 0,
             updated_at=manifest.updated_at,
+            warning=self.warning,
         )

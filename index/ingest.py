@@ -40,6 +40,7 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     chunks_written: int = 0
     seconds: float = 0.0
+    warning: str | None = None  # the live snapshot was damaged: this write built on the one before it
 
     @property
     def changed(self) -> bool:
@@ -66,7 +67,11 @@ def chunk_size_for(settings: IndexSettings, embedder: SentenceTransformerEmbeddi
 def open_for_writing(
     settings: IndexSettings, embedder: SentenceTransformerEmbedding, rebuild: bool
 ) -> Snapshot:
-    """The live snapshot to update, or an empty one; the model is loaded only when a new index needs its size."""
+    """The live snapshot to update, or an empty one; the model is loaded only when a new index needs its size.
+
+    A damaged live snapshot is never built on: load_snapshot hands over the one before it (with its
+    warning), or raises IndexDamagedError when there is none.
+    """
     if not rebuild:
         try:
             snapshot = load_snapshot(settings.index_dir)
@@ -109,6 +114,7 @@ def ingest(
             items.append(item)
     with writer_lock(settings.index_dir, settings.lock_timeout):
         snapshot = open_for_writing(settings, embedder, rebuild)
+        report.warning = snapshot.warning
         catalog = Catalog(snapshot)
         by_hash = {a.content_hash: a.id for a in catalog.articles()}
         seen_ids: set[str] = set()
@@ -167,6 +173,7 @@ def remove(settings: IndexSettings, article_ids: list[str]) -> IngestReport:
     report = IngestReport()
     with writer_lock(settings.index_dir, settings.lock_timeout):
         snapshot = load_snapshot(settings.index_dir)
+        report.warning = snapshot.warning
         catalog = Catalog(snapshot)
         for article_id in dict.fromkeys(article_ids):
             if not catalog.has_article(article_id):

@@ -5,7 +5,8 @@ Layout under `index_dir`:
     .lock             flock'd by the one writer
     v-<stamp>/        manifest.json, docstore.json, vectors.faiss, vector_ids.json
 A writer builds a new snapshot beside the live one and swaps CURRENT only when it is complete,
-so a killed writer leaves the previous snapshot live and loadable.
+so a killed writer leaves the previous snapshot live and loadable. Every load checks the files
+and their counts against each other; a damaged live snapshot falls back to the one before it.
 """
 
 from __future__ import annotations
@@ -17,16 +18,25 @@ import logging
 import os
 import shutil
 import time
+import typing
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from llama_index.core import Document
+from llama_index.core.schema import BaseNode, TextNode
 from llama_index.core.storage.docstore import SimpleDocumentStore
 
-from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
-from newsrag.index.vector_store import FaissArticleStore
+from newsrag.errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    NewsRagError,
+)
+from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE, FaissArticleStore, read_json
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +44,8 @@ FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 DOCSTORE = "docstore.json"
+SNAPSHOT_FILES = (MANIFEST, DOCSTORE, VECTORS_FILE, IDS_FILE)
+REPAIR = "run `newsrag ingest PATH --rebuild` with your articles to rebuild it"
 
 
 @dataclass
@@ -47,6 +59,26 @@ class Manifest:
     format_version: int = FORMAT_VERSION
     created_at: str = ""
     updated_at: str = ""
+
+    @classmethod
+    def from_json(cls, data: object) -> Manifest:
+        """The manifest as written by this version: known keys only, each of its type."""
+        if not isinstance(data, dict):
+            raise IndexDamagedError(f"{MANIFEST}: not a JSON object")
+        version = data.get("format_version")
+        if type(version) is int and version != FORMAT_VERSION:
+            raise IndexDamagedError(f"{MANIFEST}: format {version}, this version reads {FORMAT_VERSION}")
+        types = typing.get_type_hints(cls)
+        unknown = sorted(set(data) - set(types))
+        if unknown:
+            raise IndexDamagedError(f"{MANIFEST}: unknown keys {', '.join(unknown)}")
+        missing = sorted(set(types) - set(data) - {"format_version", "created_at", "updated_at"})
+        if missing:
+            raise IndexDamagedError(f"{MANIFEST}: missing keys {', '.join(missing)}")
+        wrong = sorted(k for k, v in data.items() if type(v) is not types[k])
+        if wrong:
+            raise IndexDamagedError(f"{MANIFEST}: values of the wrong type for {', '.join(wrong)}")
+        return cls(**data)
 
     def check(self, embed_model: str, chunk_size: int, chunk_overlap: int) -> None:
         """Refuse other settings; chunk_size 0 means 'what the embedder reads', fixed by the model."""
@@ -64,78 +96,198 @@ class Manifest:
 
 @dataclass
 class Snapshot:
-    """One loaded version of the index: articles and chunks (docstore) and their vectors."""
+    """One loaded version of the index: articles and chunks (docstore) and their vectors.
+
+    `fallback_from` is the damaged live snapshot this one stands in for, and `warning` says so.
+    """
 
     manifest: Manifest
     docstore: SimpleDocumentStore
     vectors: FaissArticleStore
     path: Path | None = None
+    fallback_from: Path | None = None
+    warning: str | None = None
+
+
+def current_snapshot_name(index_dir: Path) -> str | None:
+    """What CURRENT names (None when there is no CURRENT): cheap enough to check before every request."""
+    try:
+        return (index_dir / CURRENT).read_text().strip()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
 
 
 def current_snapshot_dir(index_dir: Path) -> Path | None:
-    pointer = index_dir / CURRENT
-    if not pointer.is_file():
-        return None
-    name = pointer.read_text().strip()
+    name = current_snapshot_name(index_dir)
     return index_dir / name if name else None
 
 
 def load_snapshot(index_dir: Path) -> Snapshot:
-    folder = current_snapshot_dir(index_dir)
-    if folder is None or not (folder / MANIFEST).is_file():
-        raise IndexNotFoundError(f"no index in {index_dir}: run `newsrag ingest PATH` first")
-    manifest = Manifest(**json.loads((folder / MANIFEST).read_text()))
-    if manifest.format_version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index in {index_dir} has format {manifest.format_version}, this version reads {FORMAT_VERSION}: "
-            "run `newsrag ingest PATH --rebuild`"
-        )
-    docstore = SimpleDocumentStore.from_persist_path(str(folder / DOCSTORE))
-    vectors = FaissArticleStore.load(folder)
+    """The live snapshot, checked; when it is damaged, the newest earlier one that loads, with a warning."""
+    for _attempt in range(3):
+        try:
+            live = current_snapshot_name(index_dir)
+        except OSError as exc:
+            raise IndexDamagedError(
+                f"the index in {index_dir} is damaged: {CURRENT} cannot be read ({exc.strerror}): {REPAIR}"
+            ) from exc
+        if live is None:
+            raise IndexNotFoundError(f"no index in {index_dir}: run `newsrag ingest PATH` first")
+        if not live.startswith("v-") or "/" in live:  # which snapshot was live is unknown: no fallback
+            raise IndexDamagedError(
+                f"the index in {index_dir} is damaged: {CURRENT} names {live!r}, not a snapshot: {REPAIR}"
+            )
+        try:
+            return read_snapshot(index_dir / live)
+        except IndexDamagedError as damage:
+            if current_snapshot_name(index_dir) == live:  # else a writer swapped (and pruned) it meanwhile
+                return _fall_back(index_dir, live, damage)
+    raise IndexDamagedError(f"the index in {index_dir} kept changing while it was read; try again")
+
+
+def read_snapshot(folder: Path) -> Snapshot:
+    """One snapshot folder, each file parsed and all of them checked against each other."""
+    if not folder.is_dir():
+        raise IndexDamagedError(f"{folder.name}: the snapshot folder is missing")
+    try:
+        manifest = Manifest.from_json(read_json(folder / MANIFEST))
+        docstore, nodes = _read_docstore(folder / DOCSTORE)
+        vectors = FaissArticleStore.load(folder, manifest.dimension)
+        _check_chunks_have_vectors(nodes, vectors)
+    except IndexDamagedError as exc:
+        raise IndexDamagedError(f"{folder.name}/{exc}") from exc
     return Snapshot(manifest, docstore, vectors, folder)
 
 
+def _read_docstore(path: Path) -> tuple[SimpleDocumentStore, dict[str, BaseNode]]:
+    data = read_json(path)
+    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
+        raise IndexDamagedError(f"{path.name}: not a LlamaIndex docstore")
+    docstore = SimpleDocumentStore.from_dict(data)
+    try:
+        nodes = docstore.docs
+    except Exception as exc:  # LlamaIndex raises KeyError, ValueError or pydantic's errors for a bad node
+        raise IndexDamagedError(f"{path.name}: a node cannot be read ({str(exc)[:200]})") from exc
+    return docstore, nodes
+
+
+def _check_chunks_have_vectors(nodes: dict[str, BaseNode], vectors: FaissArticleStore) -> None:
+    """Every chunk has one vector filed under its article, every vector a chunk, every chunk its article."""
+    articles = {k for k, n in nodes.items() if isinstance(n, Document)}
+    chunks = {k: n for k, n in nodes.items() if isinstance(n, TextNode) and k not in articles}
+    with_vectors = set(vectors.node_ids())
+    if no_vector := sorted(chunks.keys() - with_vectors):
+        raise IndexDamagedError(
+            f"{DOCSTORE}: {len(no_vector)} chunks have no vector in {IDS_FILE} (first: {no_vector[0]})"
+        )
+    if no_chunk := sorted(with_vectors - chunks.keys()):
+        raise IndexDamagedError(
+            f"{IDS_FILE}: {len(no_chunk)} vectors belong to no chunk in {DOCSTORE} (first: {no_chunk[0]})"
+        )
+    if orphans := sorted(k for k, c in chunks.items() if c.ref_doc_id not in articles):
+        raise IndexDamagedError(
+            f"{DOCSTORE}: {len(orphans)} chunks belong to no article in it (first: {orphans[0]})"
+        )
+    if misfiled := sorted(k for k, c in chunks.items() if vectors.article_of(k) != c.ref_doc_id):
+        raise IndexDamagedError(
+            f"{IDS_FILE}: {len(misfiled)} chunks are filed under another article than in {DOCSTORE} "
+            f"(first: {misfiled[0]})"
+        )
+
+
+def _fall_back(index_dir: Path, live: str, damage: IndexDamagedError) -> Snapshot:
+    """The newest snapshot older than the damaged live one that loads; only ever an earlier live one."""
+    problems = [str(damage)]
+    for folder in sorted((p for p in index_dir.glob("v-*") if p.name < live), reverse=True):
+        try:
+            snapshot = read_snapshot(folder)
+        except IndexDamagedError as exc:
+            problems.append(str(exc))
+            continue
+        snapshot.fallback_from = index_dir / live
+        snapshot.warning = (
+            f"the index in {index_dir} is damaged ({damage}); serving the previous snapshot {folder.name} "
+            f"(updated {snapshot.manifest.updated_at}) without the changes made after it: {REPAIR}"
+        )
+        log.warning("%s", snapshot.warning)
+        return snapshot
+    earlier = "no earlier snapshot loads" if len(problems) > 1 else "no earlier snapshot to fall back on"
+    raise IndexDamagedError(
+        f"the index in {index_dir} is damaged: {'; '.join(problems)}; {earlier}: {REPAIR}"
+    )
+
+
 def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
-    """Write a complete new snapshot, fsync it, then point CURRENT at it in one atomic rename."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    """Write a complete new snapshot, fsync it, then point CURRENT at it in one atomic rename.
+
+    Any OSError (read-only directory, full disk) is a NewsRagError, and CURRENT still names the old
+    snapshot; the half-written new one is removed.
+    """
+    previous = _safely(current_snapshot_name, index_dir)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     final = index_dir / f"v-{stamp}-{uuid.uuid4().hex[:6]}"
     building = index_dir / f".building-{final.name}"
-    building.mkdir()
-    snapshot.manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
-    _write_json(building / MANIFEST, asdict(snapshot.manifest))
-    snapshot.docstore.persist(str(building / DOCSTORE))
-    snapshot.vectors.persist(str(building))
-    for file in building.iterdir():
-        _fsync(file)
-    os.rename(building, final)
-    _fsync(index_dir)
     pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-    pointer_tmp.write_text(final.name + "\n")
-    _fsync(pointer_tmp)
-    os.replace(pointer_tmp, index_dir / CURRENT)
-    _fsync(index_dir)
-    snapshot.path = final
-    _prune(index_dir, final, keep)
+    step = "writing a new snapshot"
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        building.mkdir()
+        snapshot.manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
+        _write_json(building / MANIFEST, asdict(snapshot.manifest))
+        snapshot.docstore.persist(str(building / DOCSTORE))
+        snapshot.vectors.persist(str(building))
+        for file in building.iterdir():
+            _fsync(file)
+        _fsync(building)
+        step = "moving the new snapshot into place"
+        os.rename(building, final)
+        _fsync(index_dir)
+        step = f"pointing {CURRENT} at the new snapshot"
+        pointer_tmp.write_text(final.name + "\n")
+        _fsync(pointer_tmp)
+        os.replace(pointer_tmp, index_dir / CURRENT)
+        _fsync(index_dir)
+    except OSError as exc:
+        went_live = _safely(current_snapshot_name, index_dir) == final.name
+        if not went_live:
+            for debris in (building, final):
+                shutil.rmtree(debris, ignore_errors=True)
+            _safely(pointer_tmp.unlink, missing_ok=True)
+        unchanged = "it went live but may not survive a power cut" if went_live else "the index is unchanged"
+        raise write_error(index_dir, exc, f"{step}; {unchanged}") from exc
+    parent = snapshot.path
+    snapshot.path, snapshot.fallback_from, snapshot.warning = final, None, None
+    _prune(index_dir, final, parent, previous, keep)
     return final
 
 
-def _prune(index_dir: Path, live: Path, keep: int) -> None:
-    """Drop old snapshots (keeping `keep`, the live one first) and debris of killed writers."""
+def _prune(index_dir: Path, live: Path, parent: Path | None, previous: str | None, keep: int) -> None:
+    """Drop debris of killed writers, then old snapshots beyond `keep`: the one built on goes last."""
     for debris in index_dir.glob(".building-*"):
         shutil.rmtree(debris, ignore_errors=True)
     for debris in index_dir.glob(f".{CURRENT}.*"):
-        debris.unlink(missing_ok=True)
-    versions = sorted((p for p in index_dir.glob("v-*") if p != live), reverse=True)
-    for old in versions[max(keep - 1, 0) :]:
+        _safely(debris.unlink, missing_ok=True)
+    others = sorted((p for p in index_dir.glob("v-*") if p != live), reverse=True)
+    # Newer than what CURRENT named before this swap: moved in by a writer killed before its swap, never live.
+    never_live = [p for p in others if previous is None or p.name > previous]
+    was_live = [p for p in others if p not in never_live]
+    if parent in was_live:  # the snapshot this one was built from, not a damaged one it stood in for
+        was_live.remove(parent)
+        was_live.insert(0, parent)
+    for old in never_live + was_live[max(keep - 1, 0) :]:
+        log.info("removing old snapshot %s", old.name)
         shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager
 def writer_lock(index_dir: Path, timeout: float) -> Iterator[None]:
     """One writer at a time: a second one waits up to `timeout` seconds, then fails clearly."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with open(index_dir / ".lock", "w") as handle:
+    try:
+        index_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(index_dir / ".lock", "w")  # noqa: SIM115 (closed below, after the lock is released)
+    except OSError as exc:
+        raise write_error(index_dir, exc, "taking the writer lock; the index is unchanged") from exc
+    with handle:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -154,8 +306,19 @@ def writer_lock(index_dir: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+def write_error(index_dir: Path, exc: OSError, doing: str) -> NewsRagError:
+    """One line for a failed write: where, what the system said, and at which step."""
+    reason = (exc.strerror or str(exc)).lower()
+    return NewsRagError(f"cannot write the index in {index_dir}: {reason} ({doing})")
+
+
 def directory_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    """Bytes under `path`; files a writer prunes while they are counted are skipped."""
+    total = 0
+    for file in path.rglob("*"):
+        with contextlib.suppress(OSError):
+            total += file.stat().st_size if file.is_file() else 0
+    return total
 
 
 def _write_json(path: Path, data: object) -> None:
@@ -168,6 +331,14 @@ def _fsync(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _safely(call: Callable[..., typing.Any], *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
+    """Clean-up after a failed write: it must not hide the error being reported."""
+    try:
+        return call(*args, **kwargs)
+    except OSError:
+        return None
 
 
 def empty_snapshot(manifest: Manifest) -> Snapshot:

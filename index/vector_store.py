@@ -23,6 +23,8 @@ from llama_index.core.vector_stores.types import (
 )
 from pydantic import PrivateAttr
 
+from newsrag.errors import IndexDamagedError
+
 VECTORS_FILE = "vectors.faiss"
 IDS_FILE = "vector_ids.json"
 
@@ -35,6 +37,7 @@ class FaissArticleStore(BasePydanticVectorStore):
     _node_to_faiss: dict[str, int] = PrivateAttr(default_factory=dict)
     _faiss_to_node: dict[int, str] = PrivateAttr(default_factory=dict)
     _article_nodes: dict[str, list[str]] = PrivateAttr(default_factory=dict)
+    _node_article: dict[str, str] = PrivateAttr(default_factory=dict)
     _next_id: int = PrivateAttr(default=0)
 
     def __init__(self, dimension: int, index: Any = None) -> None:
@@ -57,28 +60,38 @@ class FaissArticleStore(BasePydanticVectorStore):
         return int(self._index.ntotal)
 
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
+        """Store chunk vectors; a chunk stored before is replaced, so no vector is ever left without its chunk."""
         if not nodes:
             return []
+        self.delete_nodes([n.node_id for n in nodes])
         vectors = np.asarray([n.get_embedding() for n in nodes], dtype="float32")
         ids = np.arange(self._next_id, self._next_id + len(nodes), dtype=np.int64)
         self._next_id += len(nodes)
         self._index.add_with_ids(vectors, ids)
         for node, faiss_id in zip(nodes, ids.tolist(), strict=True):
-            self._node_to_faiss[node.node_id] = faiss_id
-            self._faiss_to_node[faiss_id] = node.node_id
-            self._article_nodes.setdefault(node.ref_doc_id or node.node_id, []).append(node.node_id)
+            self._file(node.node_id, faiss_id, node.ref_doc_id or node.node_id)
         return [n.node_id for n in nodes]
 
     def delete(self, ref_doc_id: str, **kwargs: Any) -> None:
         """Remove every chunk of one article."""
-        self.delete_nodes(self._article_nodes.pop(ref_doc_id, []))
+        self.delete_nodes(list(self._article_nodes.get(ref_doc_id, [])))
 
     def delete_nodes(self, node_ids: list[str] | None = None, filters: Any = None, **kwargs: Any) -> None:
         faiss_ids = [self._node_to_faiss.pop(n) for n in node_ids or [] if n in self._node_to_faiss]
         for faiss_id in faiss_ids:
-            del self._faiss_to_node[faiss_id]
+            node_id = self._faiss_to_node.pop(faiss_id)
+            article_id = self._node_article.pop(node_id)
+            self._article_nodes[article_id].remove(node_id)
+            if not self._article_nodes[article_id]:
+                del self._article_nodes[article_id]
         if faiss_ids:
             self._index.remove_ids(np.asarray(faiss_ids, dtype=np.int64))
+
+    def _file(self, node_id: str, faiss_id: int, article_id: str) -> None:
+        self._node_to_faiss[node_id] = faiss_id
+        self._faiss_to_node[faiss_id] = node_id
+        self._node_article[node_id] = article_id
+        self._article_nodes.setdefault(article_id, []).append(node_id)
 
     def article_ids(self) -> list[str]:
         return list(self._article_nodes)
@@ -103,25 +116,98 @@ class FaissArticleStore(BasePydanticVectorStore):
         ]
         return VectorStoreQueryResult(similarities=[s for s, _ in hits], ids=[n for _, n in hits])
 
+    def node_ids(self) -> list[str]:
+        return list(self._node_to_faiss)
+
+    def article_of(self, node_id: str) -> str | None:
+        """The article a chunk's vector is filed under (what `delete` removes it with)."""
+        return self._node_article.get(node_id)
+
     def persist(self, persist_path: str, fs: Any = None) -> None:
-        """Write the FAISS binary index and a JSON id map: nothing that executes code when loaded."""
+        """Write the FAISS binary index and a JSON id map, each fsync'd: nothing that executes code when loaded."""
         folder = Path(persist_path)
         folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._index, str(folder / VECTORS_FILE))
+        # Serialised here rather than by faiss.write_index so that a full disk is an OSError with its errno.
+        _write_synced(folder / VECTORS_FILE, faiss.serialize_index(self._index).tobytes())
         payload = {"next_id": self._next_id, "nodes": self._node_to_faiss, "articles": self._article_nodes}
-        with open(folder / IDS_FILE, "w") as handle:
-            json.dump(payload, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+        _write_synced(folder / IDS_FILE, json.dumps(payload).encode())
 
     @classmethod
-    def load(cls, folder: Path) -> FaissArticleStore:
-        index = faiss.read_index(str(folder / VECTORS_FILE))
-        with open(folder / IDS_FILE) as handle:
-            payload = json.load(handle)
+    def load(cls, folder: Path, dimension: int | None = None) -> FaissArticleStore:
+        """Read vectors.faiss and vector_ids.json and check them against each other; IndexDamagedError names the bad file."""
+        index = _read_index(folder / VECTORS_FILE, dimension)
+        next_id, nodes, articles = _read_ids(folder / IDS_FILE)
+        faiss_ids = faiss.vector_to_array(index.id_map).tolist()
+        if len(nodes) != index.ntotal:
+            raise IndexDamagedError(
+                f"{IDS_FILE}: maps {len(nodes)} chunks but {VECTORS_FILE} holds {index.ntotal} vectors"
+            )
+        if len(set(nodes.values())) != len(nodes) or set(nodes.values()) != set(faiss_ids):
+            raise IndexDamagedError(f"{IDS_FILE}: its vector ids are not the ids {VECTORS_FILE} holds")
+        if faiss_ids and next_id <= max(faiss_ids):
+            raise IndexDamagedError(f"{IDS_FILE}: next_id {next_id} would reuse a vector id in use")
+        filed = [n for chunk_ids in articles.values() for n in chunk_ids]
+        if len(filed) != len(nodes) or set(filed) != set(nodes):
+            raise IndexDamagedError(f"{IDS_FILE}: its articles do not list exactly the chunks it maps")
         store = cls(dimension=index.d, index=index)
-        store._next_id = int(payload["next_id"])
-        store._node_to_faiss = {k: int(v) for k, v in payload["nodes"].items()}
-        store._faiss_to_node = {v: k for k, v in store._node_to_faiss.items()}
-        store._article_nodes = {k: list(v) for k, v in payload["articles"].items()}
+        store._next_id = next_id
+        for article_id, chunk_ids in articles.items():
+            for node_id in chunk_ids:
+                store._file(node_id, nodes[node_id], article_id)
         return store
+
+
+def read_json(path: Path) -> Any:
+    """A JSON file of a snapshot; IndexDamagedError (naming the file) when it is unreadable or cut short."""
+    try:
+        return json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise IndexDamagedError(f"{path.name}: missing") from None
+    except OSError as exc:
+        raise IndexDamagedError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+        raise IndexDamagedError(f"{path.name}: not valid JSON, cut short or overwritten ({exc})") from exc
+
+
+def _read_index(path: Path, dimension: int | None) -> Any:
+    try:
+        raw = np.fromfile(path, dtype=np.uint8)
+    except FileNotFoundError:
+        raise IndexDamagedError(f"{path.name}: missing") from None
+    except OSError as exc:
+        raise IndexDamagedError(f"{path.name}: cannot be read ({exc.strerror or exc})") from exc
+    try:
+        index = faiss.deserialize_index(raw)
+    except RuntimeError as exc:
+        raise IndexDamagedError(
+            f"{path.name}: not a readable FAISS index, cut short or overwritten ({raw.size} bytes)"
+        ) from exc
+    if not isinstance(index, faiss.IndexIDMap2) or index.index.ntotal != index.ntotal:
+        raise IndexDamagedError(f"{path.name}: holds a {type(index).__name__}, not this store's IndexIDMap2")
+    if dimension is not None and index.d != dimension:
+        raise IndexDamagedError(f"{path.name}: holds {index.d}-d vectors, the manifest says {dimension}-d")
+    return index
+
+
+def _read_ids(path: Path) -> tuple[int, dict[str, int], dict[str, list[str]]]:
+    """The id map, refused unless it has exactly its three keys with values of their types."""
+    payload = read_json(path)
+    if not isinstance(payload, dict) or set(payload) != {"next_id", "nodes", "articles"}:
+        raise IndexDamagedError(f"{path.name}: not an id map (keys next_id, nodes, articles)")
+    next_id, nodes, articles = payload["next_id"], payload["nodes"], payload["articles"]
+    if (
+        type(next_id) is not int
+        or not isinstance(nodes, dict)
+        or not all(type(v) is int for v in nodes.values())
+        or not isinstance(articles, dict)
+        or not all(isinstance(v, list) and all(isinstance(n, str) for n in v) for v in articles.values())
+    ):
+        raise IndexDamagedError(f"{path.name}: a value of the wrong type")
+    return next_id, nodes, articles
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())

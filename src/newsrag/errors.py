@@ -23,3 +23,7 @@ class ArticleNotFoundError(NewsRagError):
 
 class UnknownAnswererError(NewsRagError):
     """An answerer name that no installed answerer registered."""
+
+
+class IndexDamagedError(NewsRagError):
+    """No snapshot of the index can be read: a file is missing, cut short or inconsistent with the others."""

@@ -18,7 +18,7 @@ import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from sample_data import CNNDM, SEED_TITLE
 
-from newsrag.errors import IndexLockedError, IndexMismatchError, IndexNotFoundError
+from newsrag.errors import IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
 from newsrag.index.storage import (
@@ -117,14 +117,14 @@ def test_missing_index_is_a_clear_error(tmp_path):
         load_snapshot(tmp_path / "nothing-here")
     (tmp_path / "dangling").mkdir()
     (tmp_path / "dangling" / CURRENT).write_text("v-gone\n")
-    with pytest.raises(IndexNotFoundError):
+    with pytest.raises(IndexDamagedError, match=r"v-gone: the snapshot folder is missing; .*--rebuild"):
         load_snapshot(tmp_path / "dangling")
 
 
 def test_another_format_version_is_refused(index_copy):
     manifest = current_snapshot_dir(index_copy.index_dir) / MANIFEST
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 99}))
-    with pytest.raises(IndexMismatchError, match="has format 99, this version reads 1"):
+    with pytest.raises(IndexDamagedError, match=r"manifest.json: format 99, this version reads 1; .*--rebuild"):
         load_snapshot(index_copy.index_dir)
 
 
