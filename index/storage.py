@@ -176,23 +176,21 @@ def _check_chunks_have_vectors(nodes: dict[str, BaseNode], vectors: FaissArticle
     articles = {k for k, n in nodes.items() if isinstance(n, Document)}
     chunks = {k: n for k, n in nodes.items() if isinstance(n, TextNode) and k not in articles}
     with_vectors = set(vectors.node_ids())
-    if no_vector := sorted(chunks.keys() - with_vectors):
+    if no_vector := chunks.keys() - with_vectors:
+        raise IndexDamagedError(f"{DOCSTORE}: chunk {_some(no_vector)} has no vector in {IDS_FILE}")
+    if no_chunk := with_vectors - chunks.keys():
+        raise IndexDamagedError(f"{IDS_FILE}: maps chunk {_some(no_chunk)}, which {DOCSTORE} does not hold")
+    if orphans := {k for k, c in chunks.items() if c.ref_doc_id not in articles}:
+        raise IndexDamagedError(f"{DOCSTORE}: chunk {_some(orphans)} belongs to no article in it")
+    if misfiled := {k for k, c in chunks.items() if vectors.article_of(k) != c.ref_doc_id}:
         raise IndexDamagedError(
-            f"{DOCSTORE}: {len(no_vector)} chunks have no vector in {IDS_FILE} (first: {no_vector[0]})"
+            f"{IDS_FILE}: files chunk {_some(misfiled)} under another article than {DOCSTORE}"
         )
-    if no_chunk := sorted(with_vectors - chunks.keys()):
-        raise IndexDamagedError(
-            f"{IDS_FILE}: {len(no_chunk)} vectors belong to no chunk in {DOCSTORE} (first: {no_chunk[0]})"
-        )
-    if orphans := sorted(k for k, c in chunks.items() if c.ref_doc_id not in articles):
-        raise IndexDamagedError(
-            f"{DOCSTORE}: {len(orphans)} chunks belong to no article in it (first: {orphans[0]})"
-        )
-    if misfiled := sorted(k for k, c in chunks.items() if vectors.article_of(k) != c.ref_doc_id):
-        raise IndexDamagedError(
-            f"{IDS_FILE}: {len(misfiled)} chunks are filed under another article than in {DOCSTORE} "
-            f"(first: {misfiled[0]})"
-        )
+
+
+def _some(ids: set[str]) -> str:
+    first = min(ids)
+    return first if len(ids) == 1 else f"{first} (and {len(ids) - 1} more)"
 
 
 def _fall_back(index_dir: Path, live: str, damage: IndexDamagedError) -> Snapshot:
