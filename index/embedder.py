@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     _model_name: str = PrivateAttr()
     _batch_size: int = PrivateAttr()
     _loaded: Any = PrivateAttr(default=None)
+    _loading: Any = PrivateAttr(default_factory=threading.Lock)
 
     def __init__(self, model_name: str = BUNDLED_EMBEDDER, batch_size: int = 64, **kwargs: Any) -> None:
         # LlamaIndex hands over texts in groups of embed_batch_size; give sentence-transformers large
@@ -48,22 +50,28 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     @property
     def model(self) -> Any:
+        """The model, loaded on first use; concurrent first requests wait for one load instead of each loading it."""
         if self._loaded is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-            from sentence_transformers import SentenceTransformer
-
-            path = resolve_model_path(self._model_name)
-            if not Path(path).exists() and self._model_name not in BUNDLED_ALIASES:
-                log.info("loading %s from the local Hugging Face cache", path)
-            try:
-                self._loaded = SentenceTransformer(path, device="cpu")
-            except OSError as exc:
-                raise ValueError(
-                    f"embedding model '{self._model_name}' is not available offline: give a local path "
-                    f"or a model already in the Hugging Face cache ({exc})"
-                ) from exc
+            with self._loading:
+                if self._loaded is None:
+                    self._loaded = self._load()
         return self._loaded
+
+    def _load(self) -> Any:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        from sentence_transformers import SentenceTransformer
+
+        path = resolve_model_path(self._model_name)
+        if not Path(path).exists() and self._model_name not in BUNDLED_ALIASES:
+            log.info("loading %s from the local Hugging Face cache", path)
+        try:
+            return SentenceTransformer(path, device="cpu")
+        except OSError as exc:
+            raise ValueError(
+                f"embedding model '{self._model_name}' is not available offline: give a local path "
+                f"or a model already in the Hugging Face cache ({exc})"
+            ) from exc
 
     @property
     def dimension(self) -> int:

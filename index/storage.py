@@ -108,6 +108,12 @@ class Snapshot:
     fallback_from: Path | None = None
     warning: str | None = None
 
+    @property
+    def live_name(self) -> str | None:
+        """What CURRENT named when this was loaded: its own folder, or the damaged one it stands in for."""
+        folder = self.fallback_from or self.path
+        return folder.name if folder else None
+
 
 def current_snapshot_name(index_dir: Path) -> str | None:
     """What CURRENT names (None when there is no CURRENT): cheap enough to check before every request."""

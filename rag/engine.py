@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from newsrag.index.articles import Article
 from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import IngestReport, ingest
-from newsrag.index.storage import current_snapshot_dir, load_snapshot
+from newsrag.index.storage import current_snapshot_dir, current_snapshot_name, load_snapshot
 from newsrag.rag.answerers import Answerer, AnswerRequest, answerer_names, create_answerer
 from newsrag.rag.filters import Filters
 from newsrag.rag.lexical import TermWeights
@@ -41,7 +42,17 @@ class Corpus:
 
 
 class NewsRAG:
-    """Loads the index once; `ask` and `summarize_*` are safe to call from several threads."""
+    """Loads the index once; `ask` and `summarize_*` are safe to call from several threads.
+
+    It follows the index on disk: at most every `reload_check_seconds` a request reads the CURRENT
+    pointer, and when another process (`newsrag ingest`, `newsrag remove`) swapped in a new snapshot
+    that request loads it; the others keep the corpus they have until the new one is swapped in.
+    """
+
+    reload_check_seconds = 1.0
+    reload_retry_seconds = (
+        30.0  # after a failed reload, keep serving the old corpus this long before retrying
+    )
 
     def __init__(self, settings: Settings, embedder: SentenceTransformerEmbedding | None = None) -> None:
         self.settings = settings
@@ -50,8 +61,12 @@ class NewsRAG:
         )
         self.splits = SentenceSplitCache()
         self.built: IngestReport | None = None  # set by open() when it had to build the index
+        self.reload_error: str | None = None  # why the snapshot now live on disk is not the one served
         self._answerers: dict[str, Answerer] = {}
         self._answerers_lock = threading.Lock()
+        self._reloading = threading.Lock()
+        self._next_check = 0.0
+        self._serving: str | None = None  # what CURRENT named when the served corpus was loaded
         self.reload()
 
     @classmethod
@@ -82,7 +97,11 @@ class NewsRAG:
         return engine
 
     def reload(self) -> None:
-        """Pick up the index's current snapshot (after an ingest) without a restart."""
+        """Pick up the index's current snapshot now (after an ingest); raises when it cannot be loaded."""
+        with self._reloading:
+            self._load()
+
+    def _load(self) -> None:
         snapshot = load_snapshot(self.settings.index_dir)
         snapshot.manifest.check(
             self.settings.embed_model, self.settings.chunk_size, self.settings.chunk_overlap
@@ -99,7 +118,47 @@ class NewsRAG:
             per_article=self.settings.max_chunks_per_article,
         )
         terms = TermWeights(c.text for c in chunks.values())
-        self.corpus = Corpus(catalog, retriever, terms)  # one atomic swap
+        self._corpus = Corpus(catalog, retriever, terms)  # one atomic swap
+        self._serving = snapshot.live_name
+        self.reload_error = None
+        self._next_check = time.monotonic() + self.reload_check_seconds
+
+    def _follow_index(self) -> None:
+        """Reload when CURRENT names another snapshot; one request at a time, and never failing the request."""
+        if not self._reloading.acquire(blocking=False):
+            return  # another request is loading the new snapshot; this one keeps the corpus it has
+        try:
+            now = time.monotonic()
+            if now < self._next_check:
+                return
+            self._next_check = now + self.reload_check_seconds
+            try:
+                if current_snapshot_name(self.settings.index_dir) != self._serving:
+                    log.info("the index in %s changed: loading its new snapshot", self.settings.index_dir)
+                    self._load()
+            except Exception as exc:  # a request is never failed by a reload: the old corpus still answers
+                log.exception(
+                    "reloading the index in %s failed; serving the snapshot loaded before",
+                    self.settings.index_dir,
+                )
+                self.reload_error = f"serving the index as loaded before: reloading it failed ({exc})"
+                self._next_check = now + self.reload_retry_seconds
+        finally:
+            self._reloading.release()
+
+    @property
+    def corpus(self) -> Corpus:
+        """The corpus to answer from: the one loaded, after the (throttled) check that it is still live."""
+        if time.monotonic() >= self._next_check:
+            self._follow_index()
+        return self._corpus
+
+    @property
+    def warning(self) -> str | None:
+        """What a reader of the answers should know: a damaged index served from an earlier snapshot, a failed reload."""
+        corpus = self.corpus
+        notes = [n for n in (corpus.catalog.warning, self.reload_error) if n]
+        return "; ".join(notes) or None
 
     @property
     def catalog(self) -> Catalog:
@@ -164,7 +223,7 @@ class NewsRAG:
         )
 
     def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
-        article = self.catalog.article(article_id)
+        article = self.corpus.article(article_id)
         return summarize_article(
             article, self.embedder.encode, sentences or self.settings.summary_sentences, self.splits
         )
