@@ -238,8 +238,11 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
         building.mkdir()
         snapshot.manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
         _write_json(building / MANIFEST, asdict(snapshot.manifest))
+        step = f"writing a new snapshot's {DOCSTORE}"
         snapshot.docstore.persist(str(building / DOCSTORE))
+        step = f"writing a new snapshot's {VECTORS_FILE} and {IDS_FILE}"
         snapshot.vectors.persist(str(building))
+        step = "syncing a new snapshot to disk"
         for file in building.iterdir():
             _fsync(file)
         _fsync(building)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pickle
 import queue
+import re
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
@@ -18,7 +22,13 @@ import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from sample_data import CNNDM, SEED_TITLE
 
-from newsrag.errors import IndexDamagedError, IndexLockedError, IndexMismatchError, IndexNotFoundError
+from newsrag.errors import (
+    IndexDamagedError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    NewsRagError,
+)
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
 from newsrag.index.storage import (
@@ -29,6 +39,7 @@ from newsrag.index.storage import (
     load_snapshot,
     writer_lock,
 )
+from newsrag.settings import Settings
 
 SNAPSHOT_FILES = {"manifest.json", "docstore.json", "vectors.faiss", "vector_ids.json"}
 
@@ -124,7 +135,9 @@ def test_missing_index_is_a_clear_error(tmp_path):
 def test_another_format_version_is_refused(index_copy):
     manifest = current_snapshot_dir(index_copy.index_dir) / MANIFEST
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 99}))
-    with pytest.raises(IndexDamagedError, match=r"manifest.json: format 99, this version reads 1; .*--rebuild"):
+    with pytest.raises(
+        IndexDamagedError, match=r"manifest.json: format 99, this version reads 1; .*--rebuild"
+    ):
         load_snapshot(index_copy.index_dir)
 
 
@@ -320,3 +333,157 @@ def test_writer_killed_during_the_swap_leaves_the_old_index_live(
     assert_old_index_intact(index_copy, embedder, articles=32)
     assert not list(index_dir.glob(".building-*")) and not list(index_dir.glob(f".{CURRENT}.*"))
     assert os.listdir(current_snapshot_dir(index_dir)) and len(list(index_dir.glob("v-*"))) <= 2
+
+
+# --- a read-only directory, a full disk ------------------------------------------------------------
+
+
+def test_an_index_dir_under_a_file_is_a_clear_error(tmp_path, embedder):
+    (tmp_path / "not-a-folder").write_text("a file where the index's parent folder should be")
+    settings = Settings(index_dir=tmp_path / "not-a-folder" / "index", lock_timeout=1.0)
+    with pytest.raises(
+        NewsRagError, match=r"cannot write the index in .*not-a-folder/index: not a directory"
+    ):
+        ingest(settings, [write_story(tmp_path / "after.jsonl")], embedder)
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[str]:
+    """Make `folder` refuse new entries for real. Root ignores permission bits, so as root the
+    immutable attribute is used (chattr +i, which binds root too); yields which one it was."""
+    if os.geteuid() != 0:
+        folder.chmod(0o555)
+        try:
+            yield "chmod 555"
+        finally:
+            folder.chmod(0o755)
+        return
+    if shutil.which("chattr") is None or subprocess.run(["chattr", "+i", str(folder)]).returncode != 0:
+        pytest.skip(
+            "running as root on a filesystem without the immutable attribute: no real read-only folder"
+        )
+    try:
+        yield "chattr +i"
+    finally:
+        subprocess.run(["chattr", "-i", str(folder)], check=True)
+
+
+def test_a_read_only_index_dir_is_a_clear_error_and_the_old_index_stays_live(index_copy, embedder, tmp_path):
+    index_dir = index_copy.index_dir
+    pointer = (index_dir / CURRENT).read_text()
+    before = sorted(p.name for p in index_dir.iterdir())
+    story = write_story(tmp_path / "after.jsonl")
+    with read_only(index_dir) as how:
+        with pytest.raises(NewsRagError) as caught:
+            ingest(index_copy, [story], embedder)
+        assert sorted(p.name for p in index_dir.iterdir()) == before  # nothing half-written left behind
+    print(f"read-only by {how}: {caught.value}")
+    assert re.fullmatch(
+        rf"cannot write the index in {re.escape(str(index_dir))}: (permission denied|operation not permitted) "
+        r"\(writing a new snapshot; the index is unchanged\)",
+        str(caught.value),
+    )
+    assert (index_dir / CURRENT).read_text() == pointer
+    assert_old_index_intact(index_copy, embedder)
+    assert ingest(index_copy, [story], embedder).new == ["after-crash"]  # writable again: it lands
+
+
+# Run a writer on a real full disk (a tiny tmpfs mounted in a user+mount namespace: no root needed)
+# or under a file-size limit (RLIMIT_FSIZE: the kernel fails the write with EFBIG, for root too).
+FULL_DISK_CHILD = """
+import json, resource, signal, sys
+from pathlib import Path
+from newsrag.errors import NewsRagError
+from newsrag.index.ingest import remove
+from newsrag.settings import Settings
+
+index_dir, article_id, file_limit = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+if file_limit:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+try:
+    remove(Settings(index_dir=index_dir, lock_timeout=5.0), [article_id])
+    print(json.dumps({"error": None}))
+except NewsRagError as exc:
+    print(json.dumps({"error": str(exc), "entries": sorted(p.name for p in index_dir.iterdir())}))
+"""
+
+ON_TMPFS = """
+set -e
+mount -t tmpfs -o size="$1" tmpfs "$2"
+cp -a "$3" "$2/index"
+"$4" -c "$5" "$2/index" "$6" 0
+echo "$(cat "$2/index/CURRENT")"
+"$4" -c 'import sys; from pathlib import Path; from newsrag.index.catalog import Catalog
+from newsrag.index.storage import load_snapshot
+print(len(Catalog(load_snapshot(Path(sys.argv[1]))).articles()))' "$2/index"
+"""
+
+
+def unshare_works() -> bool:
+    return shutil.which("unshare") is not None and subprocess.run(["unshare", "-rm", "true"]).returncode == 0
+
+
+def test_a_full_disk_is_a_clear_error_and_the_old_index_stays_live(index_copy, tmp_path):
+    if not unshare_works():
+        pytest.skip(
+            "no user namespaces here to mount a small tmpfs in; the file-size-limit test covers the path"
+        )
+    live = current_snapshot_dir(index_copy.index_dir)
+    sizes = {p.name: p.stat().st_size for p in live.iterdir()}
+    # Room for the index and the new snapshot's manifest and docstore, not for its vectors.
+    room = sum(sizes.values()) + sizes["manifest.json"] + sizes["docstore.json"] + 64 * 1024
+    mount = tmp_path / "small-disk"
+    mount.mkdir()
+    child = subprocess.run(
+        [
+            "unshare",
+            "-rm",
+            "sh",
+            "-c",
+            ON_TMPFS,
+            "sh",
+            str(room),
+            str(mount),
+            str(index_copy.index_dir),
+            sys.executable,
+            FULL_DISK_CHILD,
+            seed_id(index_copy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    outcome, pointer, articles = child.stdout.strip().splitlines()
+    result = json.loads(outcome)
+    print(f"full tmpfs of {room} bytes: {result['error']}")
+    assert re.fullmatch(
+        r"cannot write the index in \S+: no space left on device "
+        r"\(writing a new snapshot's vectors\.faiss and vector_ids\.json; the index is unchanged\)",
+        result["error"] or "",
+    )
+    assert set(result["entries"]) == {CURRENT, ".lock", live.name}  # no half-written snapshot left
+    assert pointer == live.name and articles == "31"
+
+
+def test_a_write_failing_midway_is_a_clear_error_and_the_old_index_stays_live(index_copy, embedder):
+    index_dir = index_copy.index_dir
+    pointer = (index_dir / CURRENT).read_text()
+    docstore = (current_snapshot_dir(index_dir) / "docstore.json").stat().st_size
+    child = subprocess.run(
+        [sys.executable, "-c", FULL_DISK_CHILD, str(index_dir), seed_id(index_copy), str(docstore // 2)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert child.returncode == 0, child.stderr[-2000:]
+    result = json.loads(child.stdout)
+    print(f"file size limit of {docstore // 2} bytes: {result['error']}")
+    assert re.fullmatch(
+        r"cannot write the index in \S+: file too large \(writing a new snapshot's docstore\.json; the index is unchanged\)",
+        result["error"] or "",
+    )
+    assert set(result["entries"]) == {CURRENT, ".lock", pointer.strip()}
+    assert (index_dir / CURRENT).read_text() == pointer
+    assert_old_index_intact(index_copy, embedder)
