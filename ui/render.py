@@ -1,7 +1,9 @@
 """Pure functions turning answers, summaries and articles into safe HTML and chat markdown.
 
-Every string that comes from an article (title, text, source, url) is escaped here before
-it meets markup: gr.HTML renders raw HTML, and the chat renders markdown.
+Every string that comes from an article or an upload (title, text, source, authors, url, file
+name, error) is escaped here for the sink it meets: `esc` for gr.HTML, which renders raw HTML;
+`md_text` for gr.Markdown and the chat, which render Markdown; `safe_url` for an href, which
+only an http(s) URL becomes (any other is shown as text).
 """
 
 from __future__ import annotations
@@ -22,7 +24,13 @@ EMPTY_SOURCES = (
     "is the card with the same number, its cited sentence highlighted in the passage.</div>"
 )
 REFUSAL_MARK = "\u26a0\ufe0f"  # warning sign: a refusal never looks like an answer
-MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+!|~$-])")
+# CommonMark lets any ASCII punctuation be backslash-escaped. Escaped are all that can open
+# markup: links and images, emphasis, code, headings, lists (`-`, `+`, `1.`, `1)`), tables,
+# setext underlines (`=`), math (`$`), and GFM's bare autolinks (`http://`, `www.`, `a@b.c`),
+# which `:`, `.` and `@` start. `& < >` are HTML-escaped instead, so no tag or entity survives.
+MARKDOWN_SPECIALS = re.compile(r"([\\`*_{}\[\]()#+!|~$=:.@^-])")
+LINE_BREAK = re.compile(r"[ \t]*(?:\r\n?|\n)\s*")  # a hard break; no blank line or indent starts a block
+URL_SHOWN_CHARS = 200  # an unlinkable URL is shown as text, cut to this length
 PARTIAL_DATE = re.compile(r"\d{4}(-\d{2}(-\d{2})?)?")
 
 
@@ -31,16 +39,22 @@ def esc(text: object) -> str:
     return html.escape("" if text is None else str(text), quote=True)
 
 
-def md_text(text: str) -> str:
-    """Plain text as chat markdown: HTML-escaped, and markdown punctuation backslash-escaped."""
-    return MARKDOWN_SPECIALS.sub(r"\\\1", html.escape(text, quote=False)).replace("\n", "  \n")
+def md_text(text: object) -> str:
+    """Plain text as Markdown that renders as exactly that text: no link, image, tag or emphasis."""
+    escaped = html.escape(MARKDOWN_SPECIALS.sub(r"\\\1", "" if text is None else str(text)), quote=False)
+    return LINE_BREAK.sub("  \n", escaped)
 
 
 def safe_url(url: str | None) -> str | None:
-    """Only http(s) links become hrefs; `javascript:` and the like are dropped."""
-    if not url:
+    """The URL when it may become an href (http or https with a host), else None."""
+    url = (url or "").strip()
+    if not url or any(ch.isspace() or ord(ch) < 32 for ch in url):
         return None
-    return url if urlsplit(url.strip()).scheme.lower() in {"http", "https"} else None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced [ in the host
+        return None
+    return url if parts.scheme.lower() in {"http", "https"} and parts.netloc else None
 
 
 def date_of(published_at: str | None) -> str:
@@ -55,6 +69,8 @@ def meta_line(source: str | None, published_at: str | None, url: str | None) -> 
     link = safe_url(url)
     if link:
         parts.append(f'<a href="{esc(link)}" target="_blank" rel="noopener noreferrer nofollow">link</a>')
+    elif url and url.strip():  # javascript:, data:, a relative path...: shown, never followed
+        parts.append(f'<span class="nr-url">{esc(url.strip()[:URL_SHOWN_CHARS])}</span>')
     return '<div class="nr-meta">' + " \u00b7 ".join(parts) + "</div>"
 
 
@@ -267,32 +283,67 @@ def article_of_row(articles: Iterable[Article], row: Sequence[object]) -> Articl
 
 
 def corpus_line(stats: IndexStats) -> str:
-    sources = ", ".join(f"{esc(k)} ({v})" for k, v in stats.sources.items())
-    dates = f" \u00b7 dated {esc(stats.first_date)} to {esc(stats.last_date)}" if stats.first_date else ""
-    return f"**{stats.articles} articles** from {sources}{dates}"
+    """The header's Markdown line; publisher names come from articles, so each is Markdown-escaped."""
+    sources = ", ".join(f"{md_text(k)} ({v})" for k, v in stats.sources.items())
+    dates = (
+        f" \u00b7 dated {md_text(stats.first_date)} to {md_text(stats.last_date)}" if stats.first_date else ""
+    )
+    return f"**{stats.articles} articles** from {sources or 'no publisher'}{dates}"
 
 
 # --- ingest ------------------------------------------------------------------
 
 
-def ingest_markdown(report: IngestReport, names: dict[str, str], titles: dict[str, str]) -> str:
-    """The result line of an upload, failures with their reasons; `names` maps temp paths to upload names."""
+MAX_LISTED = 20  # lines of one kind in an upload's result; the rest are counted
+
+
+def listed(label: str, items: Sequence[str]) -> list[str]:
+    """Result lines `- label: item` (items already Markdown), at most MAX_LISTED and a count of the rest."""
+    lines = [f"- {label}: {item}" for item in items[:MAX_LISTED]]
+    if len(items) > MAX_LISTED:
+        lines.append(f"- \u2026 and {len(items) - MAX_LISTED} more {label}")
+    return lines
+
+
+def ingest_markdown(
+    report: IngestReport | None,
+    names: dict[str, str],
+    titles: dict[str, str],
+    rejected: Sequence[str] = (),
+) -> str:
+    """The result line of an upload: counts, then each article and each input left out with why.
+
+    `names` maps temp paths to upload names, `rejected` holds the uploads the app refused before
+    ingesting (limit or type), and `report` is None when nothing was left to ingest.
+    """
 
     def shown(where: str) -> str:
         for path, name in names.items():
             where = where.replace(path, name)
         return md_text(where)
 
+    refused = listed("rejected", [md_text(r) for r in rejected])
+    if report is None:
+        head = "**Nothing to add.**" if rejected else "**Nothing to add:** choose files or give a feed URL."
+        return "\n".join([head, *refused])
+    counts = (
+        f"{len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
+        f"{len(report.duplicates)} duplicate, {len(report.failed)} failed"
+    )
+    if rejected:
+        counts += f", {len(rejected)} rejected"
     lines = [
-        f"**{len(report.new)} new, {len(report.updated)} updated, {len(report.unchanged)} unchanged, "
-        f"{len(report.duplicates)} duplicate, {len(report.failed)} failed** "
-        f"({report.chunks_written} passage{'' if report.chunks_written == 1 else 's'} indexed in {report.seconds:.1f}s)"
+        f"**{counts}** ({report.chunks_written} passage{'' if report.chunks_written == 1 else 's'} "
+        f"indexed in {report.seconds:.1f}s)"
     ]
     for label, ids in (("new", report.new), ("updated", report.updated)):
-        lines += [f"- {label}: {md_text(titles.get(i, i))}" for i in ids]
-    lines += [
-        f"- duplicate: {shown(where)} (same text as {md_text(titles.get(kept, kept))})"
-        for where, kept in report.duplicates
-    ]
-    lines += [f"- failed: {shown(f.input)}: {md_text(f.reason)}" for f in report.failed]
-    return "\n".join(lines)
+        lines += listed(label, [md_text(titles.get(i, i)) for i in ids])
+    lines += listed(
+        "duplicate",
+        [
+            f"{shown(where)} (same text as {md_text(titles.get(kept, kept))})"
+            for where, kept in report.duplicates
+        ],
+    )
+    lines += listed("failed", [f"{shown(f.input)}: {md_text(f.reason)}" for f in report.failed])
+    return "\n".join(lines + refused)
