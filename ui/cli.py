@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import logging
 import os
@@ -293,6 +294,32 @@ def summarize(
     _print_citations(summary.citations)
 
 
+def is_loopback(host: str) -> bool:
+    """Whether only this machine can connect to `host`: 127.0.0.0/8, ::1 or localhost (other names may resolve anywhere)."""
+    name = host.strip().removeprefix("[").removesuffix("]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def exposure(host: str, share: bool) -> str | None:
+    """How serving so reaches beyond this machine, as the refusal says it; None when it does not."""
+    if share:
+        return "--share opens a public gradio.live link to it"
+    if not is_loopback(host):
+        return f"--host {host!r} lets other machines connect to it"
+    return None
+
+
+class Refused(click.ClickException):
+    """A command line refused as given: one line, and exit status 2 like click's usage errors."""
+
+    exit_code = 2
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (0.0.0.0 exposes it).")
 @click.option("--port", default=7860, show_default=True, type=int, help="Port to serve on.")
@@ -301,26 +328,70 @@ def summarize(
     "--auth",
     envvar="NEWSRAG_AUTH",
     metavar="USER:PASSWORD",
-    help="Ask for this user name and password (env NEWSRAG_AUTH).",
+    help="Ask for this user name and password; prefer env NEWSRAG_AUTH, which `ps` does not show.",
+)
+@click.option(
+    "--no-auth",
+    is_flag=True,
+    help="Serve another host than loopback, or --share, without a password: anyone who reaches it may use it.",
 )
 @answerer_option
-@click.pass_obj
-def serve(obj: Context, host: str, port: int, share: bool, auth: str | None, answerer: str | None) -> None:
-    """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus."""
-    obj.settings = obj.settings.replace(answerer=answerer)
+@click.pass_context
+def serve(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    share: bool,
+    auth: str | None,
+    no_auth: bool,
+    answerer: str | None,
+) -> None:
+    """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus.
+
+    Beyond this machine (a host other than 127.0.0.0/8, ::1 or localhost, or --share) the chat
+    lets anyone read and add articles, so it needs --auth (or NEWSRAG_AUTH), or --no-auth to mean it.
+    """
+    obj: Context = ctx.obj
+    from_env = ctx.get_parameter_source("auth") is click.core.ParameterSource.ENVIRONMENT
     credentials = None
     if auth:
         user, sep, password = auth.partition(":")
         if not (sep and user and password):
-            raise click.BadParameter("expected USER:PASSWORD", param_hint="--auth")
+            raise click.BadParameter(
+                "expected USER:PASSWORD", param_hint="NEWSRAG_AUTH" if from_env else "--auth"
+            )
         credentials = (user, password)
+        if no_auth:
+            given = "NEWSRAG_AUTH sets a password" if from_env else "--auth sets a password"
+            raise Refused(f"--no-auth contradicts itself: {given}; drop one of them")
+    reach = exposure(host, share)
+    if reach and not credentials and not no_auth:
+        raise Refused(
+            f"refusing to serve without a password: {reach}, and anyone who reaches it can read and add "
+            "articles; set NEWSRAG_AUTH=USER:PASSWORD (or give --auth), or --no-auth to mean it"
+        )
+    if credentials and not from_env:
+        click.echo(
+            "Warning: a password given with --auth shows in `ps` to every user of this machine; "
+            "set NEWSRAG_AUTH=USER:PASSWORD instead.",
+            err=True,
+        )
+    if reach and no_auth:
+        click.echo(f"Warning: serving without a password: {reach}.", err=True)
+    obj.settings = obj.settings.replace(answerer=answerer)
     engine = _engine(obj, build_from=[SAMPLE_CORPUS])
     engine.answerer()  # an unknown --answerer fails here, before the server starts
     from newsrag.ui.app import serve as launch
 
     try:
         demo, url = launch(
-            engine, obj.settings, host=host, port=port, share=share, auth=credentials, block=False
+            engine,
+            obj.settings,
+            host=host,
+            port=port,
+            share=share,
+            auth=credentials,
+            block=False,
         )
     except OSError as exc:
         taken = "empty port" in str(exc)
