@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from newsrag.index.articles import Article, InputError, article_id, parse_date, split_authors
-from newsrag.index.feeds import load_feed
+from newsrag.index.feeds import load_feed, load_feed_url
+from newsrag.index.fetch import FeedPolicy
 from newsrag.index.trailers import credits_of, split_trailer
 
 log = logging.getLogger(__name__)
@@ -38,11 +39,11 @@ KNOWN_KEYS = {
 }
 
 
-def iter_inputs(paths: list[str]) -> Iterator[Article | InputError]:
-    """Every article in the given files, folders (recursive) and feed URLs, in a stable order."""
+def iter_inputs(paths: list[str], feeds: FeedPolicy | None = None) -> Iterator[Article | InputError]:
+    """Every article in the given files, folders (recursive) and feed URLs (fetched within `feeds`), in a stable order."""
     for raw in paths:
         if raw.startswith(("http://", "https://")):
-            yield from load_feed(raw, raw)
+            yield from load_feed_url(raw, feeds)
             continue
         path = Path(raw)
         if path.is_dir():
