@@ -223,3 +223,18 @@ def test_odd_entry_html_is_an_error_or_text_never_an_exception(fragment):
     items = list(load_feed(rss(item("Odd", fragment, "odd") + FERRY).encode(), "odd.rss"))
     assert len(items) == 2 and isinstance(items[1], Article)
     assert isinstance(items[0], Article | InputError)
+
+
+def test_entry_html_that_lxml_cannot_read_is_an_error_naming_the_entry():
+    """Atom's type="text" content reaches html_to_text unsanitised: '<html>' made lxml raise AssertionError."""
+    atom = (
+        '<?xml version="1.0" encoding="utf-8"?><feed xmlns="http://www.w3.org/2005/Atom"><title>Desk</title>'
+        "<entry><title>Odd</title><id>urn:odd</id><updated>2024-01-01T00:00:00Z</updated>"
+        '<content type="text">&lt;html&gt;</content></entry>'
+        "<entry><title>Quay</title><id>urn:quay</id><updated>2024-01-02T00:00:00Z</updated>"
+        '<content type="text">The quay reopens after repairs to the sea wall.</content></entry></feed>'
+    )
+    odd, quay = load_feed(atom.encode(), "desk.atom")
+    assert isinstance(odd, InputError) and odd.input == "desk.atom#1"
+    assert odd.reason.startswith("feed entry HTML cannot be read: AssertionError")
+    assert isinstance(quay, Article) and quay.text == "The quay reopens after repairs to the sea wall."
