@@ -209,6 +209,7 @@ def test_html_page_lands_and_a_page_without_an_article_is_reported(settings, emb
 
 
 def test_feed_url_lands_and_reingest_is_unchanged(settings, embedder, feed_server):
+    settings = settings.replace(allow_local_feeds=True)  # the test's feed server is on 127.0.0.1
     url = f"{feed_server}/science-notes.atom"
     first = ingest(settings, [url], embedder)
     assert len(first.new) == 2 and not first.failed
