@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -38,12 +39,22 @@ class InputError:
     reason: str
 
     def __str__(self) -> str:
-        return f"{self.input}: {self.reason}"
+        # A file name or feed can hold escape sequences or bidi overrides: shown as escapes, never obeyed.
+        return UNPRINTABLE.sub(lambda m: f"\\u{ord(m[0]):04x}", f"{self.input}: {self.reason}")
+
+
+UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+# What the content hash ignores besides case, quotes and spacing: control and format characters
+# (zero-width, joiners, direction marks, soft hyphen), which change no word a reader sees.
+IGNORED_IN_HASH = re.compile(
+    "[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\U000e0001\U000e0020-\U000e007f]"
+)
 
 
 def normalize_text(text: str) -> str:
     """Fold case, unicode forms and whitespace so a re-scraped copy of a story hashes the same."""
-    text = unicodedata.normalize("NFKC", text).lower()
+    text = IGNORED_IN_HASH.sub("", unicodedata.normalize("NFKC", text)).lower()
     text = re.sub(r"[\u2018\u2019\u201c\u201d\"'`]", "", text)
     return re.sub(r"\s+", " ", text).strip()
 
@@ -54,7 +65,10 @@ def content_hash(text: str) -> str:
 
 def normalize_url(url: str) -> str:
     """Drop the scheme, 'www.', fragment, tracking parameters and trailing slash."""
-    parts = urlsplit(url.strip())
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:  # e.g. "http://[oops": still a stable key, though not a URL
+        return url.strip().lower()
     host = parts.netloc.lower().removeprefix("www.")
     query = "&".join(
         p for p in parts.query.split("&") if p and not p.lower().startswith(("utm_", "fbclid", "gclid"))
@@ -67,26 +81,37 @@ def article_id(given: str | None, url: str | None, text: str) -> str:
     if given:
         return str(given).strip()
     if url:
-        return "url-" + hashlib.sha1(normalize_url(url).encode()).hexdigest()[:16]
+        return "url-" + hashlib.sha1(normalize_url(str(url)).encode(errors="replace")).hexdigest()[:16]
     return "sha-" + content_hash(text)[:16]
 
 
+# A date string names its year; dateutil alone reads "5" as the 5th of this month.
+YEAR = re.compile(r"(?<!\d)\d{4}(?!\d)|\d{8}")
+MAX_DATE_CHARS = 100
+
+
 def parse_date(value: Any) -> str | None:
-    """ISO 8601 from whatever the input offers; None when absent or unreadable (never invented)."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, tuple | list) and len(value) >= 6:  # feedparser's struct_time
+    """ISO 8601 from a date string or feedparser's struct_time; None when absent or unreadable (never invented)."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, tuple):  # feedparser's struct_time
+        if len(value) < 6 or not all(isinstance(v, int) and not isinstance(v, bool) for v in value[:6]):
+            return None
         return (
             f"{value[0]:04d}-{value[1]:02d}-{value[2]:02d}T{value[3]:02d}:{value[4]:02d}:{value[5]:02d}+00:00"
         )
-    text = str(value).strip()
-    if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        return text
-    try:
-        parsed = date_parser.parse(text)
-    except (ValueError, OverflowError):
+    if not isinstance(value, str):
         return None
-    return parsed.isoformat()
+    text = value.strip()
+    if not text or len(text) > MAX_DATE_CHARS or not YEAR.search(text):
+        return None
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            return date.fromisoformat(text).isoformat()
+        # Parts the string leaves out are January and the 1st, never today's month or day.
+        return date_parser.parse(text, default=datetime(2000, 1, 1)).isoformat()
+    except (ValueError, OverflowError, TypeError):
+        return None
 
 
 def split_authors(value: Any) -> list[str]:
