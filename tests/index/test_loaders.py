@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import shutil
 import socket
+import time
 from pathlib import Path
 
+import pytest
 from sample_data import SEED, SEED_TITLE
 
-from newsrag.index.articles import Article, InputError, article_id, content_hash
-from newsrag.index.loaders import iter_inputs, load_file
+from newsrag.index.articles import Article, InputError, article_id, content_hash, parse_date
+from newsrag.index.cleaning import break_long_words, clean_line, clean_text
+from newsrag.index.decoding import NotText, decode
+from newsrag.index.fetch import FeedPolicy
+from newsrag.index.loaders import _guarded, iter_inputs, load_file
+from newsrag.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+# The feed server of these tests is on 127.0.0.1, which the default policy refuses.
+LOCAL_FEEDS = FeedPolicy(allow_local=True, timeout=5.0)
 
 
 def load(*paths: str | Path) -> list[Article | InputError]:
-    return list(iter_inputs([str(p) for p in paths]))
+    return list(iter_inputs([str(p) for p in paths], feeds=LOCAL_FEEDS))
 
 
 def articles_of(items: list[Article | InputError]) -> list[Article]:
@@ -244,7 +253,8 @@ def test_unreachable_feed_url_is_an_error():
         port = sock.getsockname()[1]  # bound, never listening: connection refused
         [error] = load(f"http://127.0.0.1:{port}/feed.rss")
     assert isinstance(error, InputError)
-    assert "not a readable RSS/Atom feed" in error.reason
+    assert error.input == f"http://127.0.0.1:{port}/feed.rss"
+    assert "feed" in error.reason
 
 
 # --- bad inputs ------------------------------------------------------------------------
@@ -253,7 +263,6 @@ def test_unreachable_feed_url_is_an_error():
 def test_bad_files_each_become_an_error_naming_the_input(tmp_path):
     (tmp_path / "empty.txt").write_text("  \n\n")
     (tmp_path / "binary.txt").write_bytes(b"GIF89a\x00\x01\x02\x00\xff" * 20)
-    (tmp_path / "latin1.txt").write_bytes("Caf\xe9 owners protest the new rent rules.".encode("latin-1"))
     (tmp_path / "broken.json").write_text('{"title": "unterminated", ')
     (tmp_path / "array.json").write_text('[1, {"title": "no text"}]')
     (tmp_path / "notes.csv").write_text("a,b\n1,2\n")
@@ -261,12 +270,11 @@ def test_bad_files_each_become_an_error_naming_the_input(tmp_path):
         Path(e.input).name: e.reason for e in load(*sorted(tmp_path.iterdir()), tmp_path / "nowhere.txt")
     }
     assert errors == {
-        "array.json[1]": "expected a JSON object, got int",
+        "array.json[1]": "expected a JSON object, got a number",
         "array.json[2]": "no 'text' or 'body' field with article text",
         "binary.txt": "binary file, not text",
         "broken.json": "invalid JSON at line 1: Expecting property name enclosed in double quotes",
         "empty.txt": "empty file",
-        "latin1.txt": "not valid UTF-8 (byte 3)",
         "notes.csv": "unsupported file type '.csv' (accepted: .atom, .htm, .html, .json, .jsonl, .markdown, "
         ".md, .ndjson, .rss, .txt, .xml)",
         "nowhere.txt": "no such file or directory",
@@ -335,3 +343,169 @@ def test_only_the_closing_lines_are_taken_as_credits_and_bio(tmp_path):
     assert article.text == body
     assert article.authors == []
     assert article.metadata["credits"] == ["Mitch Smith contributed reporting."]
+
+
+# --- untrusted inputs: caps, the last guard, encodings, normalisation ------------------
+
+
+def test_records_past_max_articles_per_file_are_reported_unread_and_the_next_file_still_loads(tmp_path):
+    lines = [json.dumps({"id": f"r{n}", "text": f"Story number {n} about the harbour."}) for n in range(5)]
+    (tmp_path / "a.jsonl").write_text("\n".join(lines) + "\n")
+    (tmp_path / "b.json").write_text(
+        json.dumps([json.loads(line) | {"id": "b-" + str(n)} for n, line in enumerate(lines)])
+    )
+    items = list(iter_inputs([str(tmp_path)], settings=Settings(max_articles_per_file=3)))
+    assert [a.id for a in articles_of(items)] == ["r0", "r1", "r2", "b-0", "b-1", "b-2"]
+    reason = "more than 3 articles in one input (max_articles_per_file): the rest was not read"
+    assert errors_of(items) == [
+        InputError(str(tmp_path / "a.jsonl"), reason),
+        InputError(str(tmp_path / "b.json"), reason),
+    ]
+
+
+def test_an_article_over_max_article_chars_is_refused_with_its_length(tmp_path):
+    (tmp_path / "long.txt").write_text("Long Story\n" + "x " * 30 + "end.\n")
+    (tmp_path / "short.txt").write_text("Short Story\nThe ferry left.\n")
+    items = list(iter_inputs([str(tmp_path)], settings=Settings(max_article_chars=40)))
+    assert [a.title for a in articles_of(items)] == ["Short Story"]
+    assert errors_of(items) == [
+        InputError(
+            str(tmp_path / "long.txt"),
+            "article text is 64 characters, more than max_article_chars (40): "
+            "split it into smaller articles or raise the setting",
+        )
+    ]
+
+
+def test_an_exception_no_parser_foresaw_ends_only_its_input_and_is_logged(caplog):
+    def parser_with_a_bug():
+        yield Article(id="first", title="First", text="The first story of the file.")
+        raise KeyError("entry")
+
+    items = list(_guarded("feed.xml", parser_with_a_bug(), clean_to=1000))
+    assert [type(i) for i in items] == [Article, InputError]
+    assert items[1] == InputError("feed.xml", "cannot be read: unexpected KeyError (the log has the details)")
+    assert "KeyError: 'entry'" in caplog.text  # the traceback is in the log, not in the reason
+
+
+@pytest.mark.parametrize(
+    ("data", "text", "codec"),
+    [
+        (codecs.BOM_UTF8 + "Zürich".encode(), "Zürich", "utf-8-sig"),
+        (codecs.BOM_UTF16_LE + "Zürich".encode("utf-16-le"), "Zürich", "utf-16"),
+        (codecs.BOM_UTF16_BE + "Zürich".encode("utf-16-be"), "Zürich", "utf-16"),
+        (codecs.BOM_UTF32_LE + "Zürich".encode("utf-32-le"), "Zürich", "utf-32"),
+        (codecs.BOM_UTF32_BE + "Zürich".encode("utf-32-be"), "Zürich", "utf-32"),
+        ("Zürich".encode("latin-1"), "Zürich", "cp1252"),
+        (b"\x93quoted\x94 \x80 5", "\u201cquoted\u201d \u20ac 5", "cp1252"),
+        (b"caf\xe9 owners protest, \x81", "caf\xe9 owners protest, \x81", "latin-1"),  # 0x81: none in cp1252
+    ],
+)
+def test_byte_order_marks_and_single_byte_files_are_decoded(data, text, codec):
+    assert decode(data) == (text, codec)
+
+
+@pytest.mark.parametrize(
+    ("data", "reason"),
+    [
+        ("Zürich ".encode() + b"\xe9t\xe9", "not valid UTF-8 (byte 8)"),  # UTF-8 and Latin-1 mixed: damaged
+        (b"\x00\x01\x02\x03" * 10, "binary file, not text"),
+        (bytes(range(1, 9)) * 100, "binary file, not text"),
+        (b"\xff\xfe" + b"\x00\xdc", "not valid UTF-16 after its byte-order mark (byte 2)"),
+    ],
+)
+def test_bytes_that_are_not_text_are_refused_with_the_reason(data, reason):
+    with pytest.raises(NotText) as caught:
+        decode(data)
+    assert caught.value.reason == reason
+
+
+@pytest.mark.parametrize(
+    ("raw", "clean"),
+    [
+        ("\x1b[1;31mRed\x1b[0m text", "Red text"),
+        ("\x1b]0;new window title\x07Title", "Title"),
+        ("\x1b]8;;https://evil.example\x1b\\link\x1b]8;;\x1b\\", "link"),
+        ("\x9b2JCleared", "Cleared"),
+        ("invoice\u202egpj.exe", "invoicegpj.exe"),
+        ("zero\u200bwidth\u2060joined\ufeff", "zerowidthjoined"),
+        ("soft\u00adhyphen", "softhyphen"),
+        ("a\r\nb\rc\u2028d\u2029e\x0bf\x0cg\x85h", "a\nb\nc\nd\ne\nf\ng\nh"),
+        ("tab\tstays\nnewline stays", "tab\tstays\nnewline stays"),
+        ("nul\x00bell\x07del\x7f", "nulbelldel"),
+        ("Cafe\u0301", "Caf\u00e9"),  # NFC
+        ("lone \ud800 surrogate", "lone \ufffd surrogate"),
+        (
+            "\u0641\u0627\u200c\u0631\u0633\u06cc \u200f",
+            "\u0641\u0627\u200c\u0631\u0633\u06cc \u200f",
+        ),  # ZWNJ, RLM stay
+    ],
+)
+def test_clean_text_removes_what_no_reader_sees_and_is_idempotent(raw, clean):
+    assert clean_text(raw) == clean
+    assert clean_text(clean) == clean
+
+
+def test_labels_are_one_line_and_cut_with_an_ellipsis():
+    assert clean_line("  Two\n\tlines \u00a0 here ", 200) == "Two lines here"
+    assert clean_line("word " * 100, 20) == "word word word word\u2026"
+
+
+def test_only_runs_the_embedder_cannot_read_are_broken():
+    url = (
+        "https://web.archive.org/web/20150403223948id_/http://www.dailymail.co.uk/sport/article-3023941.html"
+    )
+    assert break_long_words(url) == url  # punctuation ends a word piece's word: nothing to break
+    assert break_long_words("x" * 60) == "x" * 60
+    assert break_long_words("a" * 130 + " b") == "a" * 60 + " " + "a" * 60 + " " + "a" * 10 + " b"
+
+
+def test_a_markdown_heading_with_a_long_run_of_spaces_is_read_in_linear_time(tmp_path):
+    path = tmp_path / "heading.md"
+    path.write_text("#" + " " * 150_000 + "x")  # the old heading pattern: over a minute (quadratic)
+    started = time.perf_counter()
+    [article] = load(path)
+    assert time.perf_counter() - started < 5
+    assert article.title == "Heading"
+
+
+@pytest.mark.parametrize(
+    ("value", "iso"),
+    [
+        ("2024-02-29", "2024-02-29"),
+        ("2024-13-45", None),
+        ("Mon, 06 May 2024 09:15:00 GMT", "2024-05-06T09:15:00+00:00"),
+        ("May 2024", "2024-05-01T00:00:00"),  # the missing day is the 1st, not today's
+        ("5", None),  # no year: dateutil alone would make it this month's 5th
+        ("next tuesday", None),
+        ("2024" + " x" * 100, None),
+        (time.struct_time((2024, 5, 6, 9, 15, 0, 0, 127, 0)), "2024-05-06T09:15:00+00:00"),
+        (("2024", "05"), None),
+        (1714000000, None),
+        (None, None),
+    ],
+)
+def test_dates_are_read_from_a_string_with_a_year_or_a_struct_time_else_none(value, iso):
+    assert parse_date(value) == iso
+
+
+def test_feed_entries_are_cleaned_like_every_other_article(tmp_path):
+    path = tmp_path / "odd.rss"
+    path.write_text(
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Odd &#x202e;Desk</title>'
+        "<item><title>Pier &#x200b;Reopens &#x202e;Today</title><link>javascript:alert(1)</link>"
+        "<description>The pier\u200b reopened on Monday after repairs to its deck.</description></item>"
+        "</channel></rss>"
+    )
+    [article] = load(path)
+    assert (article.title, article.source, article.url) == ("Pier Reopens Today", "Odd Desk", None)
+    assert article.text == "The pier reopened on Monday after repairs to its deck."
+
+
+def test_an_input_error_prints_escapes_not_control_characters():
+    error = InputError("\x1b[2Jnews\u202e.txt", "empty file")
+    assert str(error) == "\\u001b[2Jnews\\u202e.txt: empty file"
+
+
+def test_an_unterminated_escape_string_costs_two_characters_not_the_rest_of_the_text():
+    assert clean_text("Before \x1b]0;the rest of the article.") == "Before 0;the rest of the article."
