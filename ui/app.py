@@ -6,6 +6,7 @@ turns them into escaped HTML and markdown. Run it with `newsrag serve`.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 import threading
@@ -13,7 +14,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
-from urllib.parse import urlsplit
 
 import gradio as gr
 
@@ -25,13 +25,26 @@ from newsrag.rag.filters import Filters
 from newsrag.settings import Settings
 from newsrag.ui import render
 
+log = logging.getLogger(__name__)
+
 EXAMPLES = [
     "How many immigration officers is the government pulling out of Minneapolis?",
     "Who took pole position for the Chinese Grand Prix?",
     "What did B.B. King's doctors say about his health?",
 ]
 ACCEPTED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))  # what the loaders read, as `newsrag ingest` accepts
-MAX_UPLOAD_MB = 20
+# What one request may ask of the server. An upload's size is capped per file by Gradio, per
+# request body by RequestCaps, and per "Add articles" submission by stage_uploads.
+MAX_UPLOAD_MB = 20  # one file
+MAX_UPLOAD_FILES = 50  # files in one submission
+MAX_SUBMISSION_MB = 100  # all files of one submission together
+MAX_REQUEST_KB = 2048  # any other request body (a chat turn carries its history)
+MAX_URL_CHARS = 2048
+MAX_QUESTION_CHARS = 2000
+MAX_HISTORY = 20  # earlier questions kept of a conversation; follow-ups read only the last few
+MAX_TOP_K = 20  # the answer settings' slider range
+QUEUE_SIZE = 100  # events waiting at once; beyond it a request is told the queue is full
+UPLOAD_CACHE_SECONDS = 3600  # uploads left in Gradio's cache are deleted after this
 CHAT_CONCURRENCY = 4
 STREAM_PAUSE = 0.04  # seconds between streamed sentences, enough for the eye to follow
 PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # every event but /ask serves only the page
@@ -106,14 +119,44 @@ def notice(text: str) -> str:
     return f"> {render.REFUSAL_MARK} {render.md_text(text)}"
 
 
+def shown_error(message: object) -> gr.Error:
+    """A gr.Error for the page: Gradio renders its message as HTML, so the text is escaped."""
+    return gr.Error(render.esc(message))
+
+
+def question_of(question: str) -> str:
+    """The question stripped; NewsRagError when it is longer than one request may ask about."""
+    question = message_text(question).strip()
+    if len(question) > MAX_QUESTION_CHARS:
+        raise NewsRagError(
+            f"the question is {len(question):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
+        )
+    return question
+
+
+def earlier_questions(history: list[str]) -> list[str]:
+    """The last MAX_HISTORY earlier questions, each cut to MAX_QUESTION_CHARS: all a follow-up reads."""
+    return [str(h)[:MAX_QUESTION_CHARS] for h in history[-MAX_HISTORY:]]
+
+
 def stage_uploads(files: list[str], folder: Path) -> tuple[list[str], dict[str, str], list[str]]:
-    """Copy accepted uploads under generated names; return their paths, path-to-upload-name map and rejections."""
+    """Copy accepted uploads under generated names; return their paths, path-to-upload-name map and rejections.
+
+    One submission adds at most MAX_UPLOAD_FILES files of MAX_UPLOAD_MB each and MAX_SUBMISSION_MB
+    in all; every file left out is named in the rejections with the limit it met.
+    """
     paths: list[str] = []
     names: dict[str, str] = {}
     rejected: list[str] = []
+    total = 0
     for n, upload in enumerate(files or [], 1):
         name = Path(upload).name
         suffix = Path(name).suffix.lower()
+        if n > MAX_UPLOAD_FILES:
+            rejected.append(
+                f"{name}: one submission adds at most {MAX_UPLOAD_FILES} files; add it in another"
+            )
+            continue
         if suffix not in ACCEPTED_SUFFIXES:
             rejected.append(
                 f"{name}: file type '{suffix or '(none)'}' not accepted (accepted: {' '.join(ACCEPTED_SUFFIXES)})"
@@ -123,6 +166,13 @@ def stage_uploads(files: list[str], folder: Path) -> tuple[list[str], dict[str, 
         if size > MAX_UPLOAD_MB * 1024 * 1024:
             rejected.append(f"{name}: {size / 1e6:.1f} MB is over the {MAX_UPLOAD_MB} MB limit")
             continue
+        if total + size > MAX_SUBMISSION_MB * 1024 * 1024:
+            rejected.append(
+                f"{name}: {size / 1e6:.1f} MB would take this submission over {MAX_SUBMISSION_MB} MB "
+                "in all; add it in another"
+            )
+            continue
+        total += size
         # The stem only seeds a title for untitled text files; it never becomes part of a path as given.
         stem = "".join(ch if ch.isalnum() else "-" for ch in Path(name).stem.lower()).strip("-")[:60]
         target = folder / f"{n:03d}" / f"{stem or 'article'}{suffix}"
@@ -137,9 +187,10 @@ def feed_url(url: str | None) -> str | None:
     url = (url or "").strip()
     if not url:
         return None
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        raise gr.Error(f"'{url}' is not an http(s) feed URL")
+    if len(url) > MAX_URL_CHARS:
+        raise shown_error(f"the feed URL is {len(url):,} characters long; at most {MAX_URL_CHARS:,} are read")
+    if not render.safe_url(url):
+        raise shown_error(f"'{url}' is not an http(s) feed URL")
     return url
 
 
@@ -173,17 +224,17 @@ class NewsApp:
         mode: str | None = None,
     ) -> Iterator[tuple[str, str]]:
         """Answer one chat message, streaming the reply sentence by sentence; the side panel gets its sources."""
-        question = message_text(message).strip()
-        if not question:
-            yield "Type a question about the articles.", render.EMPTY_SOURCES
-            return
         try:
+            question = question_of(message)
+            if not question:
+                yield "Type a question about the articles.", render.EMPTY_SOURCES
+                return
             filters = make_filters(sources, date_from, date_to)
             answer = self.engine.ask(
                 question,
-                user_questions(history),
+                earlier_questions(user_questions(history or [])),
                 filters if filters.active else None,
-                int(top_k) if top_k else None,
+                max(1, min(MAX_TOP_K, int(top_k))) if top_k else None,
                 answerer=mode or None,
             )
         except (ValueError, NewsRagError) as exc:
@@ -207,11 +258,12 @@ class NewsApp:
         empty for a first question. (A single string is read as one earlier question per line.)
         """
         earlier = history.splitlines() if isinstance(history, str) else list(history or [])
-        if not (question or "").strip():
-            raise gr.Error("question is empty")
         try:
-            return self.engine.ask(question, [str(h) for h in earlier]).to_dict()
-        except NewsRagError as exc:
+            question = question_of(question or "")
+            if not question:
+                raise gr.Error("question is empty")
+            return self.engine.ask(question, earlier_questions(earlier)).to_dict()
+        except NewsRagError as exc:  # for API clients, so not HTML-escaped
             raise gr.Error(str(exc)) from exc
 
     # --- browse ----------------------------------------------------------------
@@ -225,7 +277,7 @@ class NewsApp:
         try:
             filters = make_filters(sources, date_from, date_to)
         except ValueError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(render.esc(exc))
             filters = Filters(sources=tuple(sources or ()))
         return render.article_rows(render.filter_articles(self.engine.catalog.articles(), query, filters))
 
@@ -236,7 +288,7 @@ class NewsApp:
         try:
             summary = self.engine.summarize_article(article.id)
         except NewsRagError as exc:
-            raise gr.Error(str(exc)) from exc
+            raise shown_error(exc) from exc
         return render.summary_html(summary, "Summary", cards=False) + render.article_html(
             article, summary.citations
         )
@@ -266,13 +318,7 @@ class NewsApp:
             paths, names, rejected = stage_uploads(files or [], Path(tmp))
             inputs = paths + ([feed] if feed else [])
             if not inputs:
-                lines = [f"- rejected: {render.md_text(r)}" for r in rejected]
-                head = (
-                    "**Nothing to add.**"
-                    if rejected
-                    else "**Nothing to add:** choose files or give a feed URL."
-                )
-                return "\n".join([head, *lines])
+                return render.ingest_markdown(None, names, {}, rejected)
             progress(0, desc="Waiting for the index")
             with self.ingest_lock:
                 try:
@@ -288,11 +334,9 @@ class NewsApp:
                     if report.changed:
                         self.engine.reload()
                 except NewsRagError as exc:
-                    raise gr.Error(str(exc)) from exc
+                    raise shown_error(exc) from exc
         titles = {a.id: a.title for a in self.engine.catalog.articles()}
-        lines = [render.ingest_markdown(report, names, titles)]
-        lines += [f"- rejected: {render.md_text(r)}" for r in rejected]
-        return "\n".join(lines)
+        return render.ingest_markdown(report, names, titles, rejected)
 
     def refreshed(self) -> tuple[str, list[list[str]], dict[str, Any], dict[str, Any]]:
         """New values for the IndexViews, in their order: what an ingest changes."""
@@ -316,7 +360,7 @@ def header(app: NewsApp) -> gr.Markdown:
     """The title and the corpus line, which every ingest updates."""
     with gr.Row(equal_height=True):
         gr.Markdown("# NewsRAG", elem_id="nr-title")
-        return gr.Markdown(app.corpus(), elem_id="nr-corpus")
+        return gr.Markdown(app.corpus(), elem_id="nr-corpus", latex_delimiters=[])
 
 
 def answer_settings(app: NewsApp) -> list[gr.components.Component]:
@@ -352,6 +396,7 @@ def ask_tab(app: NewsApp, examples: list[str]) -> gr.Dropdown:
                     label="Chat",
                     show_label=False,
                     sanitize_html=True,
+                    allow_tags=False,
                     render_markdown=True,
                     latex_delimiters=[],
                     feedback_options=None,
@@ -452,8 +497,9 @@ def add_tab(app: NewsApp, views: IndexViews) -> None:
     """Uploads and feed URLs; once indexed, the other tabs' `views` show the new articles."""
     with gr.Tab("Add articles", id="add"):
         gr.Markdown(
-            f"Upload article files ({', '.join(ACCEPTED_SUFFIXES)}; at most {MAX_UPLOAD_MB} MB each) "
-            "or give an RSS/Atom feed URL. New articles are answerable as soon as indexing ends."
+            f"Upload article files ({', '.join(ACCEPTED_SUFFIXES)}; at most {MAX_UPLOAD_FILES} files "
+            f"of {MAX_UPLOAD_MB} MB each and {MAX_SUBMISSION_MB} MB in all at a time) or give an RSS/Atom "
+            "feed URL. New articles are answerable as soon as indexing ends."
         )
         files = gr.File(
             label="Article files",
@@ -464,7 +510,7 @@ def add_tab(app: NewsApp, views: IndexViews) -> None:
         )
         url = gr.Textbox(label="Feed URL", placeholder="https://example.com/feed.xml", elem_id="nr-feed")
         button = gr.Button("Add to the index", variant="primary", elem_id="nr-add")
-        result = gr.Markdown(elem_id="nr-ingest-result")
+        result = gr.Markdown(elem_id="nr-ingest-result", latex_delimiters=[])
 
     def add(files: list[str] | None, url: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         return app.add_articles(files, url, progress), None, *app.refreshed()
@@ -488,7 +534,12 @@ def wire_events(demo: gr.Blocks, app: NewsApp, views: IndexViews) -> None:
 def build_app(engine: NewsRAG, settings: Settings, examples: list[str] | None = None) -> gr.Blocks:
     """The whole UI over one engine; its answer modes are the engine's answerers, chosen by name."""
     app = NewsApp(engine, settings)
-    with gr.Blocks(title="NewsRAG", analytics_enabled=False, fill_width=True) as demo:
+    with gr.Blocks(
+        title="NewsRAG",
+        analytics_enabled=False,
+        fill_width=True,
+        delete_cache=(UPLOAD_CACHE_SECONDS, UPLOAD_CACHE_SECONDS),
+    ) as demo:
         corpus = header(app)
         with gr.Tabs():
             chat_sources = ask_tab(app, EXAMPLES if examples is None else examples)
@@ -497,6 +548,77 @@ def build_app(engine: NewsRAG, settings: Settings, examples: list[str] | None = 
             add_tab(app, views)
         wire_events(demo, app, views)
     return demo
+
+
+# --- serving ---------------------------------------------------------------
+
+
+class RequestTooLarge(Exception):
+    """A request body grew past its cap while it was read."""
+
+
+class RequestCaps:
+    """ASGI middleware: a request body over its cap is answered 413 before the app reads it.
+
+    Uploads may carry one submission's files (MAX_SUBMISSION_MB); every other request, a chat
+    turn or an API call, MAX_REQUEST_KB. A body without a length is counted as it arrives.
+    """
+
+    def __init__(self, app: Any, upload_bytes: int, other_bytes: int) -> None:
+        self.app = app
+        self.upload_bytes = upload_bytes
+        self.other_bytes = other_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        upload = scope["path"].rstrip("/").endswith("/upload")
+        cap = self.upload_bytes if upload else self.other_bytes
+        why = (
+            f"one upload carries at most {MAX_SUBMISSION_MB} MB of files"
+            if upload
+            else f"a request body is at most {MAX_REQUEST_KB} KB"
+        )
+        declared = dict(scope["headers"]).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > cap:
+            await self.refuse(send, why)
+            return
+        read = 0
+        over = started = False
+
+        async def counted() -> Any:
+            nonlocal read, over
+            message = await receive()
+            read += len(message.get("body", b""))
+            if read > cap:
+                over = True
+                raise RequestTooLarge(why)
+            return message
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            if over:  # the app's own answer to a body it could not read (FastAPI says 400): ours instead
+                if not started:
+                    started = True
+                    await self.refuse(send, why)
+                return
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counted, tracked)
+        except RequestTooLarge:
+            if not started:
+                await self.refuse(send, why)
+
+    @staticmethod
+    async def refuse(send: Any, why: str) -> None:
+        log.warning("refused a request: %s", why)
+        body = f"Request too large: {why}.".encode()
+        headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", b"%d" % len(body))]
+        await send({"type": "http.response.start", "status": 413, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
 
 def serve(
@@ -508,17 +630,31 @@ def serve(
     auth: tuple[str, str] | None = None,
     block: bool = True,
 ) -> tuple[gr.Blocks, str]:
-    """Build and launch the app at http://host:port; block=False returns once it is up (CLI, tests)."""
+    """Build and launch the app at http://host:port; block=False returns once it is up (CLI, tests).
+
+    Whether it may be served beyond this machine without `auth` is `newsrag serve`'s to check.
+    """
     demo = build_app(engine, settings)
-    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY)
+    demo.queue(default_concurrency_limit=CHAT_CONCURRENCY, max_size=QUEUE_SIZE)
+    # As (class, args, kwargs), which is what the app unpacks a starlette Middleware into: starlette
+    # comes with gradio and is not a dependency of ours to import.
+    caps = (
+        RequestCaps,
+        (),
+        {
+            "upload_bytes": (MAX_SUBMISSION_MB + 1) * 1024 * 1024,  # the files and their multipart framing
+            "other_bytes": MAX_REQUEST_KB * 1024,
+        },
+    )
     _, url, _ = demo.launch(
         server_name=host,
         server_port=port,
         share=share,
         auth=auth,
         max_file_size=f"{MAX_UPLOAD_MB}mb",
+        app_kwargs={"middleware": [caps]},
         prevent_thread_lock=True,
-        show_error=True,
+        show_error=False,  # an unexpected error's text may quote an article; the page says only that one occurred
         quiet=not share,  # Gradio's own lines only carry news when there is a public link
         ssr_mode=False,
         footer_links=["api"],
