@@ -6,6 +6,7 @@ Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,159 @@ def test_an_answerer_registered_by_name_is_chosen_in_the_answer_settings(page, p
         other.screenshot(path=str(artifacts / "answer-mode.png"), full_page=True)
     finally:
         other.close()
+
+
+# --- stored markup from hostile uploads, on every view -------------------------------------------
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c63000100000500010d0a2db40000000049454e44ae426082"
+)
+
+
+@pytest.fixture
+def tracker():
+    """An image server on 127.0.0.1 that records every request: a rendered image or fetched link hits it."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    hits: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "image/png")
+            self.send_header("Content-Length", str(len(PNG)))
+            self.end_headers()
+            self.wfile.write(PNG)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", hits
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def hostile_articles(track: str) -> list[dict]:
+    """Two articles whose every shown field carries HTML, `javascript:` links and Markdown images of `track`."""
+    return [
+        {
+            "id": "hostile-quarry",
+            "title": f"{SCRIPT}Brennock Quarry {IMG} to close ![t]({track}/title.png) [Log in](javascript:window.__pwned=3)",
+            "source": f"![logo]({track}/source.png) [Wire](javascript:window.__pwned=4) {IMG} **Loud**",
+            "author": f"{IMG} ![a]({track}/author.png)",
+            "url": f'{track}/article"onmouseover="window.__pwned=5"',
+            "published_at": "2026-02-03T10:00:00Z",
+            "text": (
+                f"The Brennock quarry will close on Friday after 90 years of work, its owners said. ![pic]({track}/body.png)\n"
+                f"About 140 quarry workers {SCRIPT} were told of the closure [details](javascript:window.__pwned=6) at a meeting on Monday.\n"
+                f'The owners said {IMG} the stone had run out and <a href="javascript:window.__pwned=7">no buyer</a> was found.\n'
+                f"The history of the quarry is at www.brennock-quarry.example and {track}/bare.png online."
+            ),
+        },
+        {
+            "id": "hostile-phish",
+            "title": f"Session expired: [sign in again]({track}/phish) <img src={track}/t2.png>",
+            "source": f"[Reuters]({track}/login) <b>Official</b>",
+            "url": f"{track}/phish?<script>",
+            "text": "Brennock council will hold a public meeting about the quarry site in March, the council said.",
+        },
+    ]
+
+
+def test_hostile_articles_are_text_on_every_view_and_nothing_loads_or_runs(
+    page, artifacts, tmp_path, tracker
+):
+    """Titles, bodies, publishers, authors, URLs and upload names carrying markup, on the corpus header,
+    the Add result line, the Ask reply and source cards, the Browse table and the article view."""
+    import json
+
+    from playwright.sync_api import expect
+
+    track, hits = tracker
+    articles = hostile_articles(track)
+    upload = tmp_path / "wire.jsonl"
+    upload.write_text("".join(json.dumps(a) + "\n" for a in articles))
+    broken = tmp_path / f"{IMG}[x](javascript:window.__pwned=8).json"
+    broken.write_text("{not json")
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+
+    page.get_by_role("tab", name="Add articles").click()
+    page.locator("#nr-upload input[type=file]").set_input_files([str(upload), str(broken)])
+    page.locator("#nr-upload").get_by_text("wire.jsonl").first.wait_for(timeout=WAIT)
+    page.locator("#nr-add").click()
+    result = page.locator("#nr-ingest-result")
+    expect(result).to_contain_text("2 new", timeout=WAIT)
+    expect(result).to_contain_text(articles[0]["title"])  # the title as given, as text
+    expect(result).to_contain_text(articles[1]["title"])
+    expect(result).to_contain_text("1 failed")
+    # The upload's name as Gradio keeps it (it drops < > : from file names), shown as text.
+    expect(result).to_contain_text(
+        "failed: img src=x onerror=%22window.__pwned=2%22[x](javascriptwindow.__pwned=8).json"
+    )
+    page.screenshot(path=str(artifacts / "hostile-add.png"))
+
+    header = page.locator("#nr-corpus")
+    expect(header).to_contain_text(articles[0]["source"])
+    expect(header).to_contain_text(articles[1]["source"])
+
+    page.get_by_role("tab", name="Ask").click()
+    page.get_by_role("button", name="Clear conversation").click()
+    reply = ask(page, "How many quarry workers were told of the Brennock closure?")
+    expect(reply).to_contain_text("About 140 quarry workers")
+    expect(reply).to_contain_text(f"{SCRIPT} were told of the closure [details](javascript:window.__pwned=6)")
+    cards = page.locator("#nr-sources")
+    expect(cards.locator(".nr-title").first).to_contain_text(articles[0]["title"])
+    expect(cards.locator(".nr-source").first).to_contain_text(articles[0]["source"])
+    page.screenshot(path=str(artifacts / "hostile-ask.png"))
+
+    page.get_by_role("tab", name="Browse articles").click()
+    page.get_by_label("Search titles").fill("Brennock")
+    row = page.locator("#nr-articles").get_by_text("Brennock Quarry").filter(visible=True).first
+    expect(row).to_contain_text(articles[0]["title"])
+    row.click()
+    view = page.locator("#nr-article .nr-article")
+    expect(view.locator("h2")).to_have_text(articles[0]["title"], timeout=WAIT)
+    expect(view).to_contain_text(f"By {articles[0]['author']}")
+    expect(view).to_contain_text('and <a href="javascript:window.__pwned=7">no buyer</a> was found')
+    expect(view).to_contain_text(f"![pic]({track}/body.png)")
+    page.screenshot(path=str(artifacts / "hostile-browse.png"))
+
+    # A feed URL is the user's own text, but an error quoting it is shown as HTML by Gradio: escaped.
+    page.get_by_role("tab", name="Add articles").click()
+    feed = f"javascript:<img src={track}/toast.png onerror=window.__pwned=9>"
+    page.locator("#nr-feed textarea, #nr-feed input").first.fill(feed)
+    page.locator("#nr-add").click()
+    toast = page.get_by_test_id("toast-body").last
+    expect(toast).to_contain_text(f"'{feed}' is not an http(s) feed URL", timeout=WAIT)
+
+    page.wait_for_timeout(500)  # time for any image or script that did get in to load
+    assert page.evaluate("typeof window.__pwned") == "undefined"
+    assert hits == [] and not [u for u in requested if u.startswith(track)]
+    refs = page.evaluate(
+        """() => [...document.querySelectorAll('*')].flatMap(e =>
+              ['href', 'src', 'srcset', 'action', 'formaction', 'poster', 'data']
+                .filter(a => e.hasAttribute(a))
+                .map(a => ({tag: e.tagName, attr: a, value: e.getAttribute(a), text: e.textContent})))"""
+    )
+    assert not [
+        r for r in refs if r["value"].strip().lower().startswith(("javascript:", "vbscript:", "data:text"))
+    ]
+    # What points at the tracker is only an article's own http(s) URL, as the "link" of its card or page.
+    to_tracker = [r for r in refs if track in r["value"]]
+    assert to_tracker and all((r["tag"], r["attr"], r["text"]) == ("A", "href", "link") for r in to_tracker)
+    shown = "#nr-corpus, #nr-ingest-result, #nr-chat, #nr-sources, #nr-articles, #nr-article"
+    assert page.locator(f":is({shown}) :is(script, img, iframe, object, embed, form)").count() == 0
+    handlers = page.evaluate(
+        f"""() => [...document.querySelectorAll(':is({shown}) *')]
+              .flatMap(e => [...e.attributes].map(a => a.name)).filter(n => n.startsWith('on'))"""
+    )
+    assert handlers == []
+    assert not page.errors  # type: ignore[attr-defined]
