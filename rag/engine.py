@@ -50,9 +50,7 @@ class NewsRAG:
     """
 
     reload_check_seconds = 1.0
-    reload_retry_seconds = (
-        30.0  # after a failed reload, keep serving the old corpus this long before retrying
-    )
+    reload_retry_seconds = 30.0  # after a failed reload, serve the old corpus this long before trying again
 
     def __init__(self, settings: Settings, embedder: SentenceTransformerEmbedding | None = None) -> None:
         self.settings = settings
@@ -128,10 +126,9 @@ class NewsRAG:
         if not self._reloading.acquire(blocking=False):
             return  # another request is loading the new snapshot; this one keeps the corpus it has
         try:
-            now = time.monotonic()
-            if now < self._next_check:
+            if time.monotonic() < self._next_check:
                 return
-            self._next_check = now + self.reload_check_seconds
+            self._next_check = time.monotonic() + self.reload_check_seconds
             try:
                 if current_snapshot_name(self.settings.index_dir) != self._serving:
                     log.info("the index in %s changed: loading its new snapshot", self.settings.index_dir)
@@ -142,7 +139,7 @@ class NewsRAG:
                     self.settings.index_dir,
                 )
                 self.reload_error = f"serving the index as loaded before: reloading it failed ({exc})"
-                self._next_check = now + self.reload_retry_seconds
+                self._next_check = time.monotonic() + self.reload_retry_seconds
         finally:
             self._reloading.release()
 

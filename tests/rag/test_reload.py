@@ -152,7 +152,8 @@ def test_requests_during_reloads_never_fail_and_each_snapshot_is_loaded_once(liv
 
 def test_a_reload_that_fails_keeps_the_old_corpus_answering(live_index, embedder, caplog, tmp_path):
     engine = NewsRAG(live_index, embedder)
-    engine.reload_retry_seconds = 0.5
+    engine.reload_check_seconds, engine.reload_retry_seconds = 0.0, 0.3  # look at every request
+    engine.reload()
     served = engine.catalog.snapshot.path
     seed = seed_id(engine)
     remove(live_index, [seed])
@@ -161,13 +162,13 @@ def test_a_reload_that_fails_keeps_the_old_corpus_answering(live_index, embedder
     good_vectors = (new / VECTORS_FILE).read_bytes()
     (new / VECTORS_FILE).write_bytes(good_vectors[:100])
     (served / IDS_FILE).write_text("{")
-    time.sleep(engine.reload_check_seconds + 0.05)
     with caplog.at_level(logging.ERROR, logger="newsrag.rag.engine"):
         answer = engine.ask(SEED_QUESTION)
     assert answer.citations and answer.citations[0].article_id == seed  # the old corpus, still answering
     assert "reloading the index" in caplog.text and "vectors.faiss" in caplog.text
     assert engine.warning and "reloading it failed" in engine.warning and "vectors.faiss" in engine.warning
 
+    assert seed in cited(engine.ask(SEED_QUESTION))  # still the old corpus, however often it is asked
     (new / VECTORS_FILE).write_bytes(good_vectors)  # repaired: picked up at the next retry
     time.sleep(engine.reload_retry_seconds + 0.05)
     assert seed not in cited(engine.ask(SEED_QUESTION))
@@ -195,9 +196,9 @@ def test_concurrent_first_requests_load_the_embedder_once():
 def test_a_loaded_snapshot_is_consistent_after_the_engine_follows_it(live_index, embedder):
     """The snapshot the engine switched to is the complete one CURRENT names, not a half-written one."""
     engine = NewsRAG(live_index, embedder)
-    asked = time.monotonic()
+    engine.reload_check_seconds = 0.0  # look at every request
+    engine.reload()
     ingest(live_index, [str(write_story(live_index.index_dir.parent / "s.jsonl"))], embedder)
-    past_the_check_interval(engine, asked)
     catalog = engine.catalog
     on_disk = Catalog(load_snapshot(live_index.index_dir))
     assert {a.id for a in catalog.articles()} == {a.id for a in on_disk.articles()}
