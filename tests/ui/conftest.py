@@ -111,3 +111,14 @@ def plugin_app_server(small_index, embedder, first_sentence) -> Iterator[tuple[s
         yield url, engine
     finally:
         demo.close()
+
+
+@pytest.fixture(scope="module")
+def rag_app_server(rag_index, embedder, tmp_path_factory) -> Iterator[tuple[str, object, object]]:
+    """(url, engine, settings) of an app over its own copy of the 34-article rag_index; closed after the module."""
+    settings = copy_index(rag_index, tmp_path_factory.mktemp("rag-ui-index"))
+    demo, url, engine = launch(settings, embedder)
+    try:
+        yield url, engine, settings
+    finally:
+        demo.close()
