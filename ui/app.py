@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import gradio as gr
 
@@ -363,7 +363,7 @@ def header(app: NewsApp) -> gr.Markdown:
         return gr.Markdown(app.corpus(), elem_id="nr-corpus", latex_delimiters=[])
 
 
-def answer_settings(app: NewsApp) -> list[gr.components.Component]:
+def answer_settings(app: NewsApp) -> list[str | gr.components.Component]:
     """The chat's extra inputs, in `NewsApp.chat`'s order: publishers, dates, top-k, answerer by name."""
     return [
         gr.Dropdown(
@@ -434,7 +434,7 @@ def ask_tab(app: NewsApp, examples: list[str]) -> gr.Dropdown:
 
     clear.click(reset, None, [chat.chatbot, chat.chatbot_state, panel], queue=False, **PRIVATE)
     chatbot.clear(lambda: render.EMPTY_SOURCES, None, panel, queue=False, **PRIVATE)
-    return inputs[0]  # the publisher filter, which an ingest updates
+    return cast(gr.Dropdown, inputs[0])  # the publisher filter, which an ingest updates
 
 
 def browse_tab(app: NewsApp) -> tuple[gr.Dropdown, gr.Dataframe]:

@@ -137,15 +137,17 @@ def passage_card(cited: Sequence[Citation], show_passage: bool = True) -> str:
     """One card for citations of the same passage: their [n], the article, the passage with each sentence marked."""
     first = cited[0]
     numbers = " ".join(f"[{c.n}]" for c in cited)
+
+    def label(c: Citation) -> str:
+        return f'<sup class="nr-n">[{c.n}]</sup>' if len(cited) > 1 else ""
+
     if show_passage:
         spans = []
         for c in cited:
             span = locate(c.passage, c.passage_start, c.start, c.end, c.sentence)
-            label = f'<sup class="nr-n">[{c.n}]</sup>' if len(cited) > 1 else ""
-            spans += [(*span, label)] if span else []
+            spans += [(*span, label(c))] if span else []
         body = mark_spans(first.passage, spans)
     else:
-        label = (lambda c: f'<sup class="nr-n">[{c.n}]</sup>') if len(cited) > 1 else (lambda c: "")
         body = " ".join(f"<mark>{esc(c.sentence)}</mark>{label(c)}" for c in cited)
     return (
         f'<div class="nr-card" id="nr-cite-{first.n}">'
