@@ -576,7 +576,7 @@ class RequestCaps:
         upload = scope["path"].rstrip("/").endswith("/upload")
         cap = self.upload_bytes if upload else self.other_bytes
         why = (
-            f"one upload carries at most {MAX_SUBMISSION_MB} MB of files"
+            f"the files of one upload may be {MAX_SUBMISSION_MB} MB in all; add the others in another submission"
             if upload
             else f"a request body is at most {MAX_REQUEST_KB} KB"
         )

@@ -247,7 +247,10 @@ def test_request_bodies_over_their_caps_are_refused_before_they_are_read(app_ser
         f"POST /gradio_api/upload HTTP/1.1\nHost: {host}\nContent-Type: multipart/form-data; boundary=b\n"
         f"Content-Length: {(MAX_SUBMISSION_MB + 2) * MB}\nConnection: close\n\n",
     )
-    assert upload == (413, f"Request too large: one upload carries at most {MAX_SUBMISSION_MB} MB of files.")
+    assert upload == (
+        413,
+        f"Request too large: the files of one upload may be {MAX_SUBMISSION_MB} MB in all; add the others in another submission.",
+    )
     call = raw_request(
         url,
         f"POST /gradio_api/call/ask HTTP/1.1\nHost: {host}\nContent-Type: application/json\n"
