@@ -124,14 +124,12 @@ def shown_error(message: object) -> gr.Error:
     return gr.Error(render.esc(message))
 
 
-def question_of(question: str) -> str:
-    """The question stripped; NewsRagError when it is longer than one request may ask about."""
-    question = message_text(question).strip()
-    if len(question) > MAX_QUESTION_CHARS:
-        raise NewsRagError(
-            f"the question is {len(question):,} characters long; ask in at most {MAX_QUESTION_CHARS:,}"
-        )
-    return question
+def question_of(text: str, what: str = "question") -> str:
+    """The question (or topic) stripped; NewsRagError when it is longer than one request may ask about."""
+    text = message_text(text).strip()
+    if len(text) > MAX_QUESTION_CHARS:
+        raise NewsRagError(f"the {what} is {len(text):,} characters long; keep it to {MAX_QUESTION_CHARS:,}")
+    return text
 
 
 def earlier_questions(history: list[str]) -> list[str]:
@@ -294,10 +292,10 @@ class NewsApp:
         )
 
     def topic_summary(self, topic: str, sources: list[str] | None, date_from: str, date_to: str) -> str:
-        topic = (topic or "").strip()
-        if not topic:
+        if not (topic or "").strip():
             return '<div class="nr-empty">Type a topic first, e.g. \u201cimmigration\u201d.</div>'
         try:
+            topic = question_of(topic, "topic")
             filters = make_filters(sources, date_from, date_to)
             summary = self.engine.summarize_topic(topic, filters if filters.active else None)
         except (ValueError, NewsRagError) as exc:

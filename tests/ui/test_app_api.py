@@ -206,13 +206,15 @@ def test_chat_refuses_an_overlong_question_and_caps_history_and_top_k(writable_i
 
     app = NewsApp(NewsRAG(writable_index, embedder), writable_index)
     [(reply, panel)] = list(app.chat("why? " * MAX_QUESTION_CHARS, []))
-    assert reply.startswith("> ") and f"ask in at most {MAX_QUESTION_CHARS:,}" in reply
+    assert reply.startswith("> ") and f"keep it to {MAX_QUESTION_CHARS:,}" in reply
     assert panel is not None  # gr.skip(): the source panel keeps what it showed
 
     history = [{"role": "user", "content": f"question {n} " + "x" * 5000} for n in range(100)]
     history[-1]["content"] = SEED_QUESTION
     *_, (reply, panel) = app.chat(FOLLOW_UP, history, None, "", "", 10**9, None)
     assert "step in the right direction" in reply and "nr-card" in panel
+    topic = app.topic_summary("earthquake " * 500, None, "", "")
+    assert topic == '<div class="nr-empty">the topic is 5,499 characters long; keep it to 2,000</div>'
     kept = earlier_questions([f"q{n}" + "x" * 5000 for n in range(100)])
     assert (
         len(kept) == MAX_HISTORY and kept[-1].startswith("q99") and max(map(len, kept)) == MAX_QUESTION_CHARS
@@ -220,7 +222,7 @@ def test_chat_refuses_an_overlong_question_and_caps_history_and_top_k(writable_i
 
 
 def test_ask_api_refuses_an_overlong_question_and_takes_a_long_history(client):
-    with pytest.raises(Exception, match=f"ask in at most {MAX_QUESTION_CHARS:,}"):
+    with pytest.raises(Exception, match=f"keep it to {MAX_QUESTION_CHARS:,}"):
         client.predict("x" * (MAX_QUESTION_CHARS + 1), [], api_name="/ask")
     history = [f"unrelated question {n}" for n in range(200)] + [SEED_QUESTION]
     result = client.predict(FOLLOW_UP, history, api_name="/ask")
