@@ -104,7 +104,7 @@ def ingest(
     # Read, fetch and parse everything before taking the lock: a slow feed server or a large
     # upload must not hold up other writers, and readers never wait for the lock at all.
     items: list[Article] = []
-    for n, item in enumerate(iter_inputs(paths, feeds=settings.feed_policy), 1):
+    for n, item in enumerate(iter_inputs(paths, feeds=settings.feed_policy, settings=settings), 1):
         if on_article:
             on_article(n)
         if isinstance(item, InputError):
