@@ -146,7 +146,9 @@ def load_snapshot(index_dir: Path) -> Snapshot:
         try:
             return read_snapshot(index_dir / live)
         except IndexDamagedError as damage:
-            if current_snapshot_name(index_dir) == live:  # else a writer swapped (and pruned) it meanwhile
+            if (
+                _safely(current_snapshot_name, index_dir) == live
+            ):  # else a writer swapped and pruned it meanwhile
                 return _fall_back(index_dir, live, damage)
     raise IndexDamagedError(f"the index in {index_dir} kept changing while it was read; try again")
 
@@ -159,7 +161,7 @@ def read_snapshot(folder: Path) -> Snapshot:
         manifest = Manifest.from_json(read_json(folder / MANIFEST))
         docstore, nodes = _read_docstore(folder / DOCSTORE)
         vectors = FaissArticleStore.load(folder, manifest.dimension)
-        _check_chunks_have_vectors(nodes, vectors)
+        _check_across_files(nodes, vectors)
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
     return Snapshot(manifest, docstore, vectors, folder)
@@ -177,7 +179,7 @@ def _read_docstore(path: Path) -> tuple[SimpleDocumentStore, dict[str, BaseNode]
     return docstore, nodes
 
 
-def _check_chunks_have_vectors(nodes: dict[str, BaseNode], vectors: FaissArticleStore) -> None:
+def _check_across_files(nodes: dict[str, BaseNode], vectors: FaissArticleStore) -> None:
     """Every chunk has one vector filed under its article, every vector a chunk, every chunk its article."""
     articles = {k for k, n in nodes.items() if isinstance(n, Document)}
     chunks = {k: n for k, n in nodes.items() if isinstance(n, TextNode) and k not in articles}
@@ -261,7 +263,7 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
                 shutil.rmtree(debris, ignore_errors=True)
             _safely(pointer_tmp.unlink, missing_ok=True)
         unchanged = "it went live but may not survive a power cut" if went_live else "the index is unchanged"
-        raise write_error(index_dir, exc, f"{step}; {unchanged}") from exc
+        raise _write_error(index_dir, exc, f"{step}; {unchanged}") from exc
     parent = snapshot.path
     snapshot.path, snapshot.fallback_from, snapshot.warning = final, None, None
     _prune(index_dir, final, parent, previous, keep)
@@ -293,7 +295,7 @@ def writer_lock(index_dir: Path, timeout: float) -> Iterator[None]:
         index_dir.mkdir(parents=True, exist_ok=True)
         handle = open(index_dir / ".lock", "w")  # noqa: SIM115 (closed below, after the lock is released)
     except OSError as exc:
-        raise write_error(index_dir, exc, "taking the writer lock; the index is unchanged") from exc
+        raise _write_error(index_dir, exc, "taking the writer lock; the index is unchanged") from exc
     with handle:
         deadline = time.monotonic() + timeout
         while True:
@@ -313,7 +315,7 @@ def writer_lock(index_dir: Path, timeout: float) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def write_error(index_dir: Path, exc: OSError, doing: str) -> NewsRagError:
+def _write_error(index_dir: Path, exc: OSError, doing: str) -> NewsRagError:
     """One line for a failed write: where, what the system said, and at which step."""
     reason = (exc.strerror or str(exc)).lower()
     return NewsRagError(f"cannot write the index in {index_dir}: {reason} ({doing})")
