@@ -362,8 +362,8 @@ def serve(
             )
         credentials = (user, password)
         if no_auth:
-            given = "NEWSRAG_AUTH sets a password" if from_env else "--auth sets a password"
-            raise Refused(f"--no-auth contradicts itself: {given}; drop one of them")
+            given = "NEWSRAG_AUTH" if from_env else "--auth"
+            raise Refused(f"--no-auth asks for no password but {given} sets one; drop one of them")
     reach = exposure(host, share)
     if reach and not credentials and not no_auth:
         raise Refused(
