@@ -656,6 +656,7 @@ def serve(
         quiet=not share,  # Gradio's own lines only carry news when there is a public link
         ssr_mode=False,
         footer_links=["api"],
+        enable_monitoring=False,  # else /monitoring/summary tells any visitor who asked what, and how fast
         theme=THEME,
         css=CSS,
     )

@@ -53,6 +53,12 @@ def test_ask_is_the_one_public_endpoint(client):
     assert list(client.view_api(return_format="dict", print_info=False)["named_endpoints"]) == ["/ask"]
 
 
+def test_gradio_monitoring_is_off(app_server):
+    url, _ = app_server
+    for route in ("monitoring", "monitoring/summary"):
+        assert http(url + route) == (403, '{"detail":"Monitoring is not enabled."}')
+
+
 def test_ask_returns_the_cli_json_with_citations(client, app_server):
     _, engine = app_server
     result = client.predict(SEED_QUESTION, [], api_name="/ask")
