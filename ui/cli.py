@@ -111,6 +111,8 @@ def ingest(
             show_progress=interactive,
             on_article=lambda n: bar.update(n - bar.n),
         )
+    if report.warning:
+        click.echo(f"warning: {report.warning}", err=True)
     for dup_input, kept in report.duplicates:
         click.echo(f"duplicate: {dup_input} (same text as {kept})", err=True)
     for failure in report.failed:
@@ -130,6 +132,8 @@ def remove(obj: Context, ids: tuple[str, ...]) -> None:
     from newsrag.index.ingest import remove as run_remove
 
     report = run_remove(obj.settings, list(ids))
+    if report.warning:
+        click.echo(f"warning: {report.warning}", err=True)
     for failure in report.failed:
         click.echo(f"failed: {failure}", err=True)
     click.echo(f"{len(report.removed)} removed in {report.seconds:.1f}s")
@@ -160,6 +164,8 @@ def stats(obj: Context, as_json: bool) -> None:
     click.echo(f"embedder:  {figures.embed_model} ({figures.dimension}-d)")
     click.echo(f"on disk:   {figures.size_bytes / 1e6:.1f} MB in {obj.settings.index_dir}")
     click.echo(f"updated:   {figures.updated_at}")
+    if figures.warning:
+        click.echo(f"warning:   {figures.warning}")
 
 
 @cli.command(name="list")
