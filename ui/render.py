@@ -290,7 +290,9 @@ def corpus_line(stats: IndexStats) -> str:
     dates = (
         f" \u00b7 dated {md_text(stats.first_date)} to {md_text(stats.last_date)}" if stats.first_date else ""
     )
-    return f"**{stats.articles} articles** from {sources or 'no publisher'}{dates}"
+    line = f"**{stats.articles} articles** from {sources or 'no publisher'}{dates}"
+    # A damaged live snapshot is served from the previous one: every visitor should know.
+    return line + (f"\n\n{REFUSAL_MARK} {md_text(stats.warning)}" if stats.warning else "")
 
 
 # --- ingest ------------------------------------------------------------------

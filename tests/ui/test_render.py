@@ -345,3 +345,15 @@ def test_summary_bullets_become_a_list_and_table_rows_map_back_to_articles():
     assert rows == [["2026-02-01", "Gazette", "Same title"], ["undated", "Times", "Same title"]]
     assert render.article_of_row(articles, rows[1]).id == "2"
     assert render.article_of_row(articles, ["x", "y", "z"]) is None
+
+
+def test_corpus_line_says_when_the_index_is_served_from_a_fallback():
+    from newsrag.index.catalog import IndexStats
+
+    stats = IndexStats(1, 2, {"Paper": 1}, None, None, "m", 384, 0, "now")
+    assert "\u26a0" not in render.corpus_line(stats)
+    warned = IndexStats(
+        1, 2, {"Paper": 1}, None, None, "m", 384, 0, "now", warning="v-2/docstore.json: cut [x](y)"
+    )
+    line = render.corpus_line(warned)
+    assert render.REFUSAL_MARK in line and "docstore" in line and "[x](y)" not in line
