@@ -18,16 +18,14 @@ import pytest
 from gradio_client import Client
 from sample_data import FOLLOW_UP, OUT_OF_CORPUS, SEED_QUESTION, SEED_TITLE
 
-from newsrag.ui.app import (
-    ACCEPTED_SUFFIXES,
+from newsrag.ui.app import ACCEPTED_SUFFIXES, stage_uploads, user_questions
+from newsrag.ui.limits import (
     MAX_QUESTION_CHARS,
     MAX_REQUEST_KB,
     MAX_SUBMISSION_MB,
     MAX_UPLOAD_FILES,
     MAX_UPLOAD_MB,
     RequestCaps,
-    stage_uploads,
-    user_questions,
 )
 
 MB = 1024 * 1024
@@ -202,7 +200,8 @@ def render_md(line: str) -> str:
 
 def test_feed_urls_must_be_http_and_of_bounded_length_and_errors_are_escaped(writable_index, embedder):
     from newsrag.rag.engine import NewsRAG
-    from newsrag.ui.app import MAX_URL_CHARS, NewsApp
+    from newsrag.ui.app import NewsApp
+    from newsrag.ui.limits import MAX_URL_CHARS
 
     app = NewsApp(NewsRAG(writable_index, embedder), writable_index)
     with pytest.raises(gr.Error) as long_url:
@@ -219,7 +218,8 @@ def test_feed_urls_must_be_http_and_of_bounded_length_and_errors_are_escaped(wri
 
 def test_chat_refuses_an_overlong_question_and_caps_history_and_top_k(writable_index, embedder):
     from newsrag.rag.engine import NewsRAG
-    from newsrag.ui.app import MAX_HISTORY, NewsApp, earlier_questions
+    from newsrag.ui.app import NewsApp, earlier_questions
+    from newsrag.ui.limits import MAX_HISTORY
 
     app = NewsApp(NewsRAG(writable_index, embedder), writable_index)
     [(reply, panel)] = list(app.chat("why? " * MAX_QUESTION_CHARS, []))

@@ -23,7 +23,8 @@ from sample_data import CNNDM
 
 from newsrag.data import EVAL_DIR
 from newsrag.index.articles import content_hash
-from newsrag.ui.app import MAX_UPLOAD_FILES, NewsApp
+from newsrag.ui.app import NewsApp
+from newsrag.ui.limits import MAX_UPLOAD_FILES
 
 pytestmark = pytest.mark.slow
 
