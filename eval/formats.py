@@ -9,7 +9,8 @@ from pathlib import Path
 from newsrag.data import EVAL_DIR
 from newsrag.eval.metrics import detokenize_ptb
 
-QA_SET = EVAL_DIR / "qa.jsonl"
+QA_SET = EVAL_DIR / "qa.jsonl"  # dev: the refusal threshold and the answerer's weights were tuned on it
+QA_TEST_SET = EVAL_DIR / "qa_test.jsonl"  # test: held out, written from the articles before any tuning
 CNNDM_DIR = EVAL_DIR / "cnndm"
 # The seed article has no id of its own (its id is derived from its text); the QA set names it so.
 ARTICLE_ALIASES = {
@@ -27,6 +28,7 @@ class QAItem:
     article: str | None
     history: list[str] = field(default_factory=list)
     kind: str = "factoid"
+    asks: str = ""  # the answer type: person, organisation, place, number, date, quote, reason or thing
 
     @property
     def answerable(self) -> bool:
@@ -58,6 +60,7 @@ def load_qa(path: Path = QA_SET) -> list[QAItem]:
                 article=row.get("article"),
                 history=list(row.get("history", [])),
                 kind=row.get("kind", "followup" if row.get("history") else "factoid"),
+                asks=str(row.get("asks", "")),
             )
         )
     return items

@@ -57,7 +57,7 @@ SUITES = (
     ),
     Suite(
         "qa",
-        "Questions: answers, citations and refusals (%)",
+        "Questions: answers, citations and refusals (%); dev set (tuned on) and held-out test set",
         needs=("qa",),
         headline=("answer accuracy", "citation precision", "refusal precision", "refusal recall"),
         entry="newsrag.eval.suites:run_qa",

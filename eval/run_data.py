@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from newsrag.data import SAMPLE_CORPUS
-from newsrag.eval.formats import CNNDM_DIR, QA_SET, QAItem, load_highlights, load_qa, read_jsonl
+from newsrag.eval.formats import CNNDM_DIR, QA_SET, QA_TEST_SET, QAItem, load_highlights, load_qa, read_jsonl
 from newsrag.eval.multihop import MultiHopData, load_multihop, write_articles_jsonl
 
 QUICK_ARTICLES = 40
@@ -21,7 +21,8 @@ class EvalData:
 
     name: str
     corpus: list[Path]
-    qa: list[QAItem] = field(default_factory=list)
+    qa: list[QAItem] = field(default_factory=list)  # the dev set (bundled: tuned on); a user's qa.jsonl
+    qa_test: list[QAItem] = field(default_factory=list)  # the held-out set, reported beside it
     highlights: dict[str, list[str]] = field(default_factory=dict)
     peers: dict[str, dict[str, str]] = field(default_factory=dict)
     judgements: list[dict[str, Any]] = field(default_factory=list)
@@ -45,8 +46,9 @@ def bundled(work: Path, quick: bool) -> EvalData:
     peers = {r["id"]: r for r in read_jsonl(CNNDM_DIR / "peer_summaries.jsonl")}
     judgements = read_jsonl(CNNDM_DIR / "factuality.jsonl")
     qa = load_qa(QA_SET)
+    qa_test = load_qa(QA_TEST_SET)
     if not quick:
-        return EvalData("bundled sample", [SAMPLE_CORPUS], qa, highlights, peers, judgements)
+        return EvalData("bundled sample", [SAMPLE_CORPUS], qa, qa_test, highlights, peers, judgements)
     folder = work / "quick-corpus"
     if folder.exists():
         shutil.rmtree(folder)
@@ -56,11 +58,15 @@ def bundled(work: Path, quick: bool) -> EvalData:
     lines = (SAMPLE_CORPUS / "cnndm" / "articles.jsonl").read_text().splitlines()[:QUICK_ARTICLES]
     (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
     kept = {r["id"] for r in read_jsonl(folder / "articles.jsonl")}
-    keep_qa = [q for q in qa if q.article is None or q.article in kept or q.article.startswith("seed:")]
+
+    def keep(items: list[QAItem]) -> list[QAItem]:
+        return [q for q in items if q.article is None or q.article in kept or q.article.startswith("seed:")]
+
     return EvalData(
         f"bundled sample, quick ({QUICK_ARTICLES} CNN/DailyMail articles + seed)",
         [folder],
-        keep_qa,
+        keep(qa),
+        keep(qa_test),
         {k: v for k, v in highlights.items() if k in kept},
         {k: v for k, v in peers.items() if k in kept},
         [j for j in judgements if j["id"] in kept],
@@ -87,6 +93,7 @@ def user_dataset(path: Path, work: Path) -> EvalData:
         f"user data set ({path})",
         corpus,
         load_qa(path / "qa.jsonl") if (path / "qa.jsonl").exists() else [],
+        load_qa(path / "qa_test.jsonl") if (path / "qa_test.jsonl").exists() else [],
         load_highlights(path) if (path / "highlights.jsonl").exists() else {},
         {r["id"]: r for r in optional("peer_summaries.jsonl")},
         optional("factuality.jsonl"),

@@ -116,12 +116,56 @@ def multihop_suite(engine: NewsRAG, queries: list[MultiHopQuery]) -> SuiteResult
     return result
 
 
+# How the report names the two bundled QA sets: only the test set's figures are unbiased.
+QA_SET_LABELS = {
+    "dev": "dev (data/eval/qa.jsonl: used to tune weights and thresholds)",
+    "test": "test (data/eval/qa_test.jsonl: held out, written before tuning)",
+}
+
+
 @timed
-def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault | None) -> SuiteResult:
-    """Answer accuracy, citation precision/recall, refusals; follow-ups get their history."""
+def qa_suite(
+    engine: NewsRAG,
+    items: list[QAItem],
+    baseline: LlamaIndexDefault | None,
+    test_items: list[QAItem] | None = None,
+) -> SuiteResult:
+    """Answer accuracy, citation precision/recall, refusals; follow-ups get their history.
+
+    With `test_items` both sets are measured and every row is suffixed " · dev" or " · test"
+    (the dev set tuned the answerer, so its figures overstate); without, rows keep plain names.
+    """
     result = SuiteResult("qa")
     titles = {a.title: a.id for a in engine.catalog.articles()}
-    answerable = [i for i in items if i.answerable]
+    sets = {"dev": items, "test": test_items} if test_items else {"": items}
+    system = f"newsrag {engine.settings.answerer}"
+    all_records: list[dict[str, Any]] = []
+    for label, qa_items in sets.items():
+        suffix = f" · {label}" if label else ""
+        answerable = sum(i.answerable for i in qa_items)
+        records = _qa_records(engine, qa_items, titles)
+        for record in records:
+            record["set"] = label or "qa"
+        result.rows[system + suffix] = _qa_row(records, answerable)
+        all_records += records
+        if baseline is not None:
+            result.rows[baseline.name + suffix] = _qa_row(
+                _baseline_records(baseline, qa_items, titles), answerable
+            )
+        kinds = sorted({i.kind for i in qa_items})
+        counts = ", ".join(f"{sum(i.kind == k for i in qa_items)} {k}" for k in kinds)
+        result.notes.append(
+            f"{QA_SET_LABELS[label] + ': ' if label else ''}{len(qa_items)} questions: {counts}"
+        )
+        if label == "test":
+            result.notes.append(
+                f"test answer accuracy by what it asks ({system}): " + _by_asks(qa_items, records)
+            )
+    result.extra["records"] = all_records
+    return result
+
+
+def _qa_records(engine: NewsRAG, items: list[QAItem], titles: dict[str, str]) -> list[dict[str, Any]]:
     records = []
     for item in items:
         answer = engine.ask(item.question, item.history)
@@ -134,6 +178,7 @@ def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault |
             {
                 "id": item.id,
                 "kind": item.kind,
+                "asks": item.asks,
                 "correct": bool(
                     item.answerable and not answer.refused and answer_contains(reply, item.answers)
                 ),
@@ -145,33 +190,43 @@ def qa_suite(engine: NewsRAG, items: list[QAItem], baseline: LlamaIndexDefault |
                 "answer": answer.text,
             }
         )
-    result.rows[f"newsrag {engine.settings.answerer}"] = _qa_row(records, len(answerable))
-    result.extra["records"] = records
-    if baseline is not None:
-        base_records = []
-        for item in items:
-            reply = baseline.answer(
-                item.question if not item.history else f"{' '.join(item.history)} {item.question}"
-            )
-            cites = citation_scores([reply.cited_passage], item.answers) if item.answerable else None
-            base_records.append(
-                {
-                    "kind": item.kind,
-                    "correct": bool(item.answerable and answer_contains(reply.text, item.answers)),
-                    "refused": False,
-                    "unanswerable": not item.answerable,
-                    "cited_gold": reply.cited_article == resolve_gold(item.article, titles),
-                    "citation_precision": cites.precision if cites else None,
-                    "citation_recall": cites.recall if cites else None,
-                }
-            )
-        result.rows[baseline.name] = _qa_row(base_records, len(answerable))
-    kinds = {i.kind for i in items}
-    result.notes.append(
-        f"{len(items)} questions: "
-        + ", ".join(f"{sum(i.kind == k for i in items)} {k}" for k in sorted(kinds))
-    )
-    return result
+    return records
+
+
+def _baseline_records(
+    baseline: LlamaIndexDefault, items: list[QAItem], titles: dict[str, str]
+) -> list[dict[str, Any]]:
+    records = []
+    for item in items:
+        reply = baseline.answer(
+            item.question if not item.history else f"{' '.join(item.history)} {item.question}"
+        )
+        cites = citation_scores([reply.cited_passage], item.answers) if item.answerable else None
+        records.append(
+            {
+                "kind": item.kind,
+                "correct": bool(item.answerable and answer_contains(reply.text, item.answers)),
+                "refused": False,
+                "unanswerable": not item.answerable,
+                "cited_gold": reply.cited_article == resolve_gold(item.article, titles),
+                "citation_precision": cites.precision if cites else None,
+                "citation_recall": cites.recall if cites else None,
+            }
+        )
+    return records
+
+
+def _by_asks(items: list[QAItem], records: list[dict[str, Any]]) -> str:
+    """'person 80% (30), number 60% (25), ...' over the answerable items, unanswerable ones as refusals."""
+    parts = []
+    for asks in sorted({i.asks or "?" for i in items if i.answerable}):
+        mine = [r for i, r in zip(items, records, strict=True) if i.answerable and (i.asks or "?") == asks]
+        parts.append(f"{asks} {100 * sum(r['correct'] for r in mine) / len(mine):.0f}% ({len(mine)})")
+    unanswerable = [r for r in records if r["unanswerable"]]
+    if unanswerable:
+        refused = sum(r["refused"] for r in unanswerable)
+        parts.append(f"unanswerable refused {100 * refused / len(unanswerable):.0f}% ({len(unanswerable)})")
+    return ", ".join(parts)
 
 
 def _qa_row(records: list[dict[str, Any]], answerable: int) -> dict[str, float]:
@@ -312,7 +367,7 @@ def run_multihop(run: SuiteInputs) -> SuiteResult:
 
 
 def run_qa(run: SuiteInputs) -> SuiteResult:
-    return qa_suite(run.engine, run.data.qa, run.baseline)
+    return qa_suite(run.engine, run.data.qa, run.baseline, run.data.qa_test)
 
 
 def run_summaries(run: SuiteInputs) -> SuiteResult:
