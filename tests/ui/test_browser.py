@@ -61,6 +61,14 @@ def page(app_server, artifacts):
         browser.close()
 
 
+def clear_conversation(page) -> None:
+    """Clear the chat and wait until it is empty: a count taken before the clear lands would be stale."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("button", name="Clear conversation").click()
+    expect(page.locator('#nr-chat [data-testid="bot"]')).to_have_count(0, timeout=WAIT)
+
+
 def ask(page, question: str, answered: bool = True):
     """Send a question and wait for the reply to finish; returns the last bot message."""
     from playwright.sync_api import expect
@@ -154,7 +162,7 @@ def test_uploaded_article_is_answerable_at_once(page, artifacts, tmp_path):
     page.locator("#nr-add").click()
 
     page.get_by_role("tab", name="Ask").click()  # the chat keeps working while the upload is indexed
-    page.get_by_role("button", name="Clear conversation").click()
+    clear_conversation(page)
     expect(page.locator('#nr-chat [data-testid="user"]')).to_have_count(0)
     expect(ask(page, "What did the mayor of Minneapolis say?")).to_contain_text("step in the right direction")
 
@@ -165,7 +173,7 @@ def test_uploaded_article_is_answerable_at_once(page, artifacts, tmp_path):
     page.screenshot(path=str(artifacts / "upload.png"))
 
     page.get_by_role("tab", name="Ask").click()
-    page.get_by_role("button", name="Clear conversation").click()
+    clear_conversation(page)
     expect(page.locator('#nr-chat [data-testid="user"]')).to_have_count(0)
     reply = ask(page, "Who was elected honorary mayor of Little Pemberton?")
     expect(reply).to_contain_text("Clementine")
@@ -329,7 +337,7 @@ def test_hostile_articles_are_text_on_every_view_and_nothing_loads_or_runs(
     expect(header).to_contain_text(articles[1]["source"])
 
     page.get_by_role("tab", name="Ask").click()
-    page.get_by_role("button", name="Clear conversation").click()
+    clear_conversation(page)
     reply = ask(page, "How many quarry workers were told of the Brennock closure?")
     expect(reply).to_contain_text("About 140 quarry workers")
     expect(reply).to_contain_text(f"{SCRIPT} were told of the closure [details](javascript:window.__pwned=6)")
