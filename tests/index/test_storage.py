@@ -236,6 +236,7 @@ def wait_for(lines: queue.Queue, wanted: str, timeout: float) -> None:
             return
 
 
+@pytest.mark.slow  # a model-loading subprocess killed mid-embedding; test_kill_points covers 20 such points
 def test_killed_ingest_leaves_the_old_index_intact(index_copy, embedder, tmp_path):
     index_dir = index_copy.index_dir
     pointer = (index_dir / CURRENT).read_text()
