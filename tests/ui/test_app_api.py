@@ -6,8 +6,6 @@ import asyncio
 import json
 import socket
 import threading
-import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -16,6 +14,7 @@ from urllib.parse import urlsplit
 import gradio as gr
 import pytest
 from gradio_client import Client
+from local_http import http
 from sample_data import FOLLOW_UP, OUT_OF_CORPUS, SEED_QUESTION, SEED_TITLE
 
 from newsrag.ui.app import ACCEPTED_SUFFIXES, stage_uploads, user_questions
@@ -29,16 +28,6 @@ from newsrag.ui.limits import (
 )
 
 MB = 1024 * 1024
-
-
-def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    """(status, text) of a GET, or of a POST when there is a body; an error status is returned, not raised."""
-    request = urllib.request.Request(url, data=body, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 @pytest.fixture(scope="module")

@@ -13,14 +13,13 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from gradio_client import Client
+from local_http import http
 from sample_data import SEED_QUESTION
 
 from newsrag.ui.cli import Context, cli, exposure, is_loopback
@@ -54,16 +53,6 @@ def held_port() -> Iterator[int]:
         s.bind(("127.0.0.1", 0))
         s.listen()
         yield s.getsockname()[1]
-
-
-def http(url: str, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, str]:
-    """(status, text) of a GET, or of a POST when there is a body; an error status is returned, not raised."""
-    request = urllib.request.Request(url, data=body, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
 
 
 def free_port() -> int:
