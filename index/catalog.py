@@ -35,7 +35,8 @@ class Catalog:
         self.snapshot = snapshot
         self._documents: dict[str, Document] = {}
         self._chunks: dict[str, TextNode] = {}
-        for node_id, node in snapshot.docstore.docs.items():
+        nodes = snapshot.nodes if snapshot.nodes is not None else snapshot.docstore.docs
+        for node_id, node in nodes.items():
             if isinstance(node, Document):
                 self._documents[node_id] = node
             elif isinstance(node, TextNode):

@@ -116,6 +116,7 @@ def ingest(
         snapshot = open_for_writing(settings, embedder, rebuild)
         report.warning = snapshot.warning
         catalog = Catalog(snapshot)
+        snapshot.nodes = None  # the docstore changes below: later readers must not take the nodes as read
         by_hash = {a.content_hash: a.id for a in catalog.articles()}
         seen_ids: set[str] = set()
         batch: list[Article] = []
@@ -175,6 +176,7 @@ def remove(settings: IndexSettings, article_ids: list[str]) -> IngestReport:
         snapshot = load_snapshot(settings.index_dir)
         report.warning = snapshot.warning
         catalog = Catalog(snapshot)
+        snapshot.nodes = None  # the docstore changes below: later readers must not take the nodes as read
         for article_id in dict.fromkeys(article_ids):
             if not catalog.has_article(article_id):
                 report.failed.append(

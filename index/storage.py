@@ -21,7 +21,7 @@ import time
 import typing
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -107,6 +107,8 @@ class Snapshot:
     path: Path | None = None
     fallback_from: Path | None = None
     warning: str | None = None
+    # The docstore's nodes as read and checked, deserialised once; None once a writer changes the docstore.
+    nodes: dict[str, BaseNode] | None = field(default=None, repr=False)
 
     @property
     def live_name(self) -> str | None:
@@ -164,7 +166,7 @@ def read_snapshot(folder: Path) -> Snapshot:
         _check_across_files(nodes, vectors)
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
-    return Snapshot(manifest, docstore, vectors, folder)
+    return Snapshot(manifest, docstore, vectors, folder, nodes=nodes)
 
 
 def _read_docstore(path: Path) -> tuple[SimpleDocumentStore, dict[str, BaseNode]]:
