@@ -87,3 +87,6 @@ SUITES = (
 )
 SUITE_NAMES = tuple(suite.name for suite in SUITES)
 SUITE_BY_NAME = {suite.name: suite for suite in SUITES}
+
+# The baselines by name (built by `newsrag.eval.baselines.BASELINES`, which loads LlamaIndex).
+BASELINE_NAMES = ("llamaindex-default", "llamaindex-tuned")

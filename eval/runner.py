@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from newsrag.eval import registry
-from newsrag.eval.baselines import LlamaIndexDefault
+from newsrag.eval.baselines import BASELINES
 from newsrag.eval.report import terminal_summary, write_report
 from newsrag.eval.run_data import EvalData, bundled, user_dataset
 from newsrag.eval.suites import SuiteInputs, SuiteResult
@@ -39,25 +39,30 @@ def run_eval(
     quick: bool = False,
     dataset: Path | None = None,
     suites: tuple[str, ...] = registry.SUITE_NAMES,
-    baseline: str | None = "llamaindex-default",
+    baselines: tuple[str, ...] = registry.BASELINE_NAMES,
 ) -> EvalRun:
-    """Run the named suites that the data supports, with the baseline, and write the report to `out`."""
+    """Run the named suites that the data supports, beside the named baselines, and write the report to `out`."""
     unknown = [name for name in suites if name not in registry.SUITE_BY_NAME]
     if unknown:
         known = ", ".join(registry.SUITE_NAMES)
         raise ValueError(f"unknown suite(s) {', '.join(unknown)}: the suites are {known}")
+    unknown = [name for name in baselines if name not in BASELINES]
+    if unknown:
+        raise ValueError(
+            f"unknown baseline(s) {', '.join(unknown)}: the baselines are {', '.join(BASELINES)}"
+        )
     started = time.perf_counter()
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
     data = user_dataset(dataset, work) if dataset else bundled(work, quick)
     engine = open_engine(settings, embedder, data)
     articles = {a.id: a for a in engine.catalog.articles()}
-    base = LlamaIndexDefault(list(articles.values()), embedder) if baseline == "llamaindex-default" else None
-    inputs = SuiteInputs(engine, data, articles, base)
+    built = [BASELINES[name](list(articles.values()), embedder) for name in baselines]
+    inputs = SuiteInputs(engine, data, articles, built)
     results = [
         suite.run(inputs) for suite in registry.SUITES if suite.name in suites and suite.applies_to(data)
     ]
-    header = _header(engine, data, len(articles), quick, baseline)
+    header = _header(engine, data, len(articles), quick, baselines)
     seconds = time.perf_counter() - started
     header["wall time"] = f"{seconds:.0f} s"
     path = write_report(out, header, results)
@@ -71,7 +76,7 @@ def open_engine(settings: Settings, embedder: SentenceTransformerEmbedding, data
 
 
 def _header(
-    engine: NewsRAG, data: EvalData, articles: int, quick: bool, baseline: str | None
+    engine: NewsRAG, data: EvalData, articles: int, quick: bool, baselines: tuple[str, ...]
 ) -> dict[str, Any]:
     """What the report says it measured: data, index, settings, machine."""
     settings, manifest = engine.settings, engine.catalog.snapshot.manifest
@@ -89,7 +94,7 @@ def _header(
         f"(dense weight {engine.retriever.dense_weight}), "
         f"top {settings.top_k}, {settings.max_chunks_per_article} chunks per article",
         "answerer": settings.answerer,
-        "baseline": baseline or "none",
+        "baselines": ", ".join(baselines) or "none",
         "mode": "quick" if quick else "full",
         "machine": f"{platform.machine()}, Python {platform.python_version()}",
     }

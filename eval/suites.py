@@ -9,13 +9,13 @@ import functools
 import re
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from newsrag.eval.baselines import LlamaIndexDefault, lead
+from newsrag.eval.baselines import LlamaIndexBaseline, lead
 from newsrag.eval.formats import HighlightQuery, QAItem, resolve_gold
 from newsrag.eval.metrics import (
     answer_contains,
@@ -54,12 +54,12 @@ class SuiteResult:
 
 @dataclass(frozen=True)
 class SuiteInputs:
-    """What a run hands every suite: the engine over its index, its data, the indexed articles, the baseline."""
+    """What a run hands every suite: the engine over its index, its data, the indexed articles, the baselines."""
 
     engine: NewsRAG
     data: EvalData
     articles: dict[str, Article]
-    baseline: LlamaIndexDefault | None
+    baselines: list[LlamaIndexBaseline] = field(default_factory=list)
 
 
 def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
@@ -75,7 +75,7 @@ def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
 
 @timed
 def retrieval_suite(
-    engine: NewsRAG, queries: list[HighlightQuery], baseline: LlamaIndexDefault | None
+    engine: NewsRAG, queries: list[HighlightQuery], baselines: Sequence[LlamaIndexBaseline] = ()
 ) -> SuiteResult:
     """Known-item search: each highlight's gold is its article; rankings are cut at article level."""
     result = SuiteResult("retrieval")
@@ -93,7 +93,7 @@ def retrieval_suite(
             article_ranking(retriever.ranked(q.query, v)) for q, v in zip(queries, vectors, strict=True)
         ]
         result.rows[name] = retrieval_report(ranked, gold, KS)
-    if baseline is not None:
+    for baseline in baselines:
         ranked = [article_ranking(baseline.retrieve(q.query, top_k=10)) for q in queries]
         result.rows[baseline.name] = retrieval_report(ranked, gold, KS)
     result.notes.append(f"{len(queries)} highlight queries over {len(set(gold))} articles")
@@ -127,7 +127,7 @@ QA_SET_LABELS = {
 def qa_suite(
     engine: NewsRAG,
     items: list[QAItem],
-    baseline: LlamaIndexDefault | None,
+    baselines: Sequence[LlamaIndexBaseline] = (),
     test_items: list[QAItem] | None = None,
 ) -> SuiteResult:
     """Answer accuracy, citation precision/recall, refusals; follow-ups get their history.
@@ -148,7 +148,7 @@ def qa_suite(
             record["set"] = label or "qa"
         result.rows[system + suffix] = _qa_row(records, answerable)
         all_records += records
-        if baseline is not None:
+        for baseline in baselines:
             result.rows[baseline.name + suffix] = _qa_row(
                 _baseline_records(baseline, qa_items, titles), answerable
             )
@@ -194,21 +194,23 @@ def _qa_records(engine: NewsRAG, items: list[QAItem], titles: dict[str, str]) ->
 
 
 def _baseline_records(
-    baseline: LlamaIndexDefault, items: list[QAItem], titles: dict[str, str]
+    baseline: LlamaIndexBaseline, items: list[QAItem], titles: dict[str, str]
 ) -> list[dict[str, Any]]:
     records = []
     for item in items:
         reply = baseline.answer(
             item.question if not item.history else f"{' '.join(item.history)} {item.question}"
         )
-        cites = citation_scores([reply.cited_passage], item.answers) if item.answerable else None
+        cites = (
+            citation_scores(reply.cited_passages, item.answers) if item.answerable and reply.text else None
+        )
         records.append(
             {
                 "kind": item.kind,
                 "correct": bool(item.answerable and answer_contains(reply.text, item.answers)),
                 "refused": False,
                 "unanswerable": not item.answerable,
-                "cited_gold": reply.cited_article == resolve_gold(item.article, titles),
+                "cited_gold": resolve_gold(item.article, titles) in reply.cited_articles,
                 "citation_precision": cites.precision if cites else None,
                 "citation_recall": cites.recall if cites else None,
             }
@@ -358,7 +360,7 @@ def latency_suite(engine: NewsRAG, items: list[QAItem], repeats: int = 1) -> Sui
 
 def run_retrieval(run: SuiteInputs) -> SuiteResult:
     queries = [HighlightQuery(h, i) for i, hs in run.data.highlights.items() if i in run.articles for h in hs]
-    return retrieval_suite(run.engine, queries, run.baseline)
+    return retrieval_suite(run.engine, queries, run.baselines)
 
 
 def run_multihop(run: SuiteInputs) -> SuiteResult:
@@ -367,7 +369,7 @@ def run_multihop(run: SuiteInputs) -> SuiteResult:
 
 
 def run_qa(run: SuiteInputs) -> SuiteResult:
-    return qa_suite(run.engine, run.data.qa, run.baseline, run.data.qa_test)
+    return qa_suite(run.engine, run.data.qa, run.baselines, run.data.qa_test)
 
 
 def run_summaries(run: SuiteInputs) -> SuiteResult:

@@ -15,7 +15,7 @@ import click
 
 from newsrag.data import SAMPLE_CORPUS
 from newsrag.errors import NewsRagError
-from newsrag.eval.registry import SUITE_NAMES
+from newsrag.eval.registry import BASELINE_NAMES, SUITE_NAMES
 from newsrag.settings import Settings
 
 
@@ -432,9 +432,10 @@ def answerers() -> None:
 )
 @click.option(
     "--baseline",
-    type=click.Choice(["llamaindex-default", "none"]),
-    default="llamaindex-default",
-    show_default=True,
+    "baselines",
+    multiple=True,
+    type=click.Choice([*BASELINE_NAMES, "none"]),
+    help="Measure beside these baselines (repeatable; default: all of them; 'none': no baseline).",
 )
 @click.option(
     "--out",
@@ -443,7 +444,12 @@ def answerers() -> None:
 )
 @click.pass_obj
 def evaluate(
-    obj: Context, quick: bool, dataset: Path | None, suites: tuple[str, ...], baseline: str, out: Path | None
+    obj: Context,
+    quick: bool,
+    dataset: Path | None,
+    suites: tuple[str, ...],
+    baselines: tuple[str, ...],
+    out: Path | None,
 ) -> None:
     """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
     from datetime import datetime
@@ -458,7 +464,7 @@ def evaluate(
         quick=quick,
         dataset=dataset,
         suites=suites or SUITE_NAMES,
-        baseline=None if baseline == "none" else baseline,
+        baselines=() if "none" in baselines else baselines or BASELINE_NAMES,
     )
     click.echo(run.summary)
     click.echo(f"\nreport: {run.report} ({run.seconds:.0f} s)")

@@ -41,7 +41,7 @@ def main() -> None:
     print(f"{'refuse below':>12} {'accuracy':>9} {'refusal P':>9} {'refusal R':>9}")
     for threshold in THRESHOLDS:
         answerer.weights = replace(default, refuse_below=threshold)
-        row = qa_suite(engine, data.qa, None).rows["newsrag extractive"]
+        row = qa_suite(engine, data.qa).rows["newsrag extractive"]
         mark = "  <- default" if threshold == default.refuse_below else ""
         print(
             f"{threshold:12.2f} {row['answer accuracy']:9.1%} {row['refusal precision']:9.1%} "

@@ -11,7 +11,7 @@ FIXTURE = Path(__file__).parent / "fixtures" / "multihop"
 
 
 def test_multihop_dataset_runs_with_the_benchmark_rules(tmp_path, settings, embedder):
-    run = run_eval(settings, embedder, tmp_path / "report", dataset=FIXTURE, baseline=None)
+    run = run_eval(settings, embedder, tmp_path / "report", dataset=FIXTURE, baselines=())
     results = json.loads((tmp_path / "report" / "results.json").read_text())
     rows = results["suites"]["multihop"]["rows"]
     assert set(rows) == {"newsrag hybrid", "BM25 only", "dense only"}
@@ -25,8 +25,8 @@ def test_multihop_dataset_runs_with_the_benchmark_rules(tmp_path, settings, embe
 
 
 def test_a_second_run_reuses_the_cached_index(tmp_path, settings, embedder):
-    run_eval(settings, embedder, tmp_path / "first", dataset=FIXTURE, baseline=None)
-    run_eval(settings, embedder, tmp_path / "second", dataset=FIXTURE, suites=("multihop",), baseline=None)
+    run_eval(settings, embedder, tmp_path / "first", dataset=FIXTURE, baselines=())
+    run_eval(settings, embedder, tmp_path / "second", dataset=FIXTURE, suites=("multihop",), baselines=())
     header = json.loads((tmp_path / "second" / "results.json").read_text())["settings"]
     assert header["index build"].startswith("cached index reused")
     assert header["answerer"] == settings.answerer
@@ -66,7 +66,7 @@ def test_user_dataset_in_the_bundled_formats(tmp_path, settings, embedder):
     (data / "highlights.jsonl").write_text(
         json.dumps({"id": "tram", "highlights": ["Tram drivers strike on Friday"]}) + "\n"
     )
-    run_eval(settings, embedder, tmp_path / "report", dataset=data, suites=("retrieval", "qa"), baseline=None)
+    run_eval(settings, embedder, tmp_path / "report", dataset=data, suites=("retrieval", "qa"), baselines=())
     suites = json.loads((tmp_path / "report" / "results.json").read_text())["suites"]
     assert suites["retrieval"]["rows"]["newsrag hybrid"]["recall@1"] == 1.0
     assert suites["qa"]["rows"]["newsrag extractive"]["answer accuracy"] == 1.0

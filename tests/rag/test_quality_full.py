@@ -22,7 +22,7 @@ def engine(sample_index, embedder):
 def test_hybrid_beats_each_single_retriever_on_all_914_highlights(engine):
     queries = highlight_queries()
     assert len(queries) == 914
-    rows = retrieval_suite(engine, queries, baseline=None).rows
+    rows = retrieval_suite(engine, queries).rows
     for metric in ("recall@1", "mrr@10"):
         assert rows["newsrag hybrid"][metric] > rows["BM25 only"][metric] > rows["dense only"][metric]
 
