@@ -65,7 +65,7 @@ SUITES = (
     ),
     Suite(
         "summaries",
-        "Summaries: ROUGE F1 x100 against the highlights",
+        "Summaries: ROUGE F1 x100 against the highlights (the note says which articles: tuned on or held out)",
         needs=("highlights",),
         headline=("rouge1", "rouge2", "rougeLsum"),
         entry="newsrag.eval.suites:run_summaries",

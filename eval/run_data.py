@@ -13,6 +13,7 @@ from newsrag.eval.formats import CNNDM_DIR, QA_SET, QA_TEST_SET, QAItem, load_hi
 from newsrag.eval.multihop import MultiHopData, load_multihop, write_articles_jsonl
 
 QUICK_ARTICLES = 40
+SUMMARY_DEV_ARTICLES = 125  # the first 125 sample articles tuned the summariser; the rest did not
 
 
 @dataclass
@@ -24,6 +25,9 @@ class EvalData:
     qa: list[QAItem] = field(default_factory=list)  # the dev set (bundled: tuned on); a user's qa.jsonl
     qa_test: list[QAItem] = field(default_factory=list)  # the held-out set, reported beside it
     highlights: dict[str, list[str]] = field(default_factory=dict)
+    # Articles the summary suite scores, and what they are (bundled: the half that tuned nothing).
+    summary_ids: list[str] = field(default_factory=list)
+    summary_label: str = ""
     peers: dict[str, dict[str, str]] = field(default_factory=dict)
     judgements: list[dict[str, Any]] = field(default_factory=list)
     multihop: MultiHopData | None = None
@@ -47,8 +51,19 @@ def bundled(work: Path, quick: bool) -> EvalData:
     judgements = read_jsonl(CNNDM_DIR / "factuality.jsonl")
     qa = load_qa(QA_SET)
     qa_test = load_qa(QA_TEST_SET)
+    ordered = [r["id"] for r in read_jsonl(SAMPLE_CORPUS / "cnndm" / "articles.jsonl")]
     if not quick:
-        return EvalData("bundled sample", [SAMPLE_CORPUS], qa, qa_test, highlights, peers, judgements)
+        return EvalData(
+            "bundled sample",
+            [SAMPLE_CORPUS],
+            qa,
+            qa_test,
+            highlights,
+            ordered[SUMMARY_DEV_ARTICLES:],
+            "test: the last 125 CNN/DailyMail articles (the first 125 tuned the centrality weights)",
+            peers=peers,
+            judgements=judgements,
+        )
     folder = work / "quick-corpus"
     if folder.exists():
         shutil.rmtree(folder)
@@ -68,6 +83,8 @@ def bundled(work: Path, quick: bool) -> EvalData:
         keep(qa),
         keep(qa_test),
         {k: v for k, v in highlights.items() if k in kept},
+        [i for i in ordered if i in kept],
+        "dev: a quick run's articles are among the 125 that tuned the centrality weights",
         {k: v for k, v in peers.items() if k in kept},
         [j for j in judgements if j["id"] in kept],
     )
@@ -95,6 +112,6 @@ def user_dataset(path: Path, work: Path) -> EvalData:
         load_qa(path / "qa.jsonl") if (path / "qa.jsonl").exists() else [],
         load_qa(path / "qa_test.jsonl") if (path / "qa_test.jsonl").exists() else [],
         load_highlights(path) if (path / "highlights.jsonl").exists() else {},
-        {r["id"]: r for r in optional("peer_summaries.jsonl")},
-        optional("factuality.jsonl"),
+        peers={r["id"]: r for r in optional("peer_summaries.jsonl")},
+        judgements=optional("factuality.jsonl"),
     )

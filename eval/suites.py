@@ -33,7 +33,7 @@ from newsrag.eval.multihop import MultiHopQuery
 from newsrag.eval.run_data import EvalData
 from newsrag.index.articles import Article
 from newsrag.rag.engine import NewsRAG
-from newsrag.rag.extractive_summary import summarize_text
+from newsrag.rag.extractive_summary import select_summary
 from newsrag.rag.retrieve import article_ranking
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.support import SupportChecker
@@ -254,17 +254,28 @@ def summary_suite(
     articles: dict[str, Any],
     highlights: dict[str, list[str]],
     peers: dict[str, dict[str, str]],
+    ids: list[str] | None = None,
+    label: str = "",
 ) -> SuiteResult:
-    """ROUGE against the journalists' highlights for our summaries, Lead-3 and the published systems."""
+    """ROUGE against the journalists' highlights for both our selections, Lead-3 and the published systems,
+    on `ids` (bundled: the held-out half) or every article with highlights."""
     result = SuiteResult("summaries")
-    ids = [i for i in highlights if i in articles]
+    ids = [i for i in (ids or highlights) if i in articles and i in highlights]
     refs = [highlights[i] for i in ids]
-    ours = [
-        [s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)]
-        for i in ids
-    ]
+    default = engine.settings.summary_method
+    for method in ("lead", "centrality"):
+        picks = [
+            [
+                s.text
+                for s in select_summary(
+                    articles[i].text, articles[i].title, engine.embedder.encode, 3, method
+                )
+            ]
+            for i in ids
+        ]
+        mark = " (default)" if method == default else ""
+        result.rows[f"newsrag {method}{mark}"] = rouge_scores(picks, refs)
     lead3 = [[s.text for s in lead(articles[i].text)] for i in ids]
-    result.rows["newsrag extractive (3 sentences)"] = rouge_scores(ours, refs)
     result.rows["Lead-3"] = rouge_scores(lead3, refs)
     names = {
         "bart": "BART",
@@ -273,12 +284,15 @@ def summary_suite(
         "pgn": "Pointer-Generator",
         "s2s": "Seq2Seq",
     }
-    for key, label in names.items():
+    for key, label_ in names.items():
         have = [i for i in ids if i in peers and key in peers[i]]
         if have:
             preds = [[detokenize_ptb(s) for s in _peer_sentences(peers[i][key])] for i in have]
-            result.rows[f"{label} (published)"] = rouge_scores(preds, [highlights[i] for i in have])
-    result.notes.append(f"{len(ids)} articles; ROUGE F1 x100, stemmed, rougeLsum with one sentence per line")
+            result.rows[f"{label_} (published)"] = rouge_scores(preds, [highlights[i] for i in have])
+    result.notes.append(
+        f"{len(ids)} articles{' (' + label + ')' if label else ''}; ROUGE F1 x100, stemmed, "
+        "rougeLsum with one sentence per line"
+    )
     return result
 
 
@@ -373,7 +387,10 @@ def run_qa(run: SuiteInputs) -> SuiteResult:
 
 
 def run_summaries(run: SuiteInputs) -> SuiteResult:
-    return summary_suite(run.engine, run.articles, run.data.highlights, run.data.peers)
+    data = run.data
+    return summary_suite(
+        run.engine, run.articles, data.highlights, data.peers, data.summary_ids, data.summary_label
+    )
 
 
 def run_faithfulness(run: SuiteInputs) -> SuiteResult:

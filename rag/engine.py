@@ -222,7 +222,11 @@ class NewsRAG:
     def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
         article = self.corpus.article(article_id)
         return summarize_article(
-            article, self.embedder.encode, sentences or self.settings.summary_sentences, self.splits
+            article,
+            self.embedder.encode,
+            sentences or self.settings.summary_sentences,
+            self.splits,
+            self.settings.summary_method,
         )
 
     def summarize_topic(self, topic: str, filters: Filters | None = None, max_articles: int = 6) -> Summary:

@@ -9,7 +9,7 @@ from llama_index.core.schema import NodeWithScore
 
 from newsrag.index.articles import Article
 from newsrag.rag.answer import source_of
-from newsrag.rag.extractive_summary import summarize_text, summary_worthy
+from newsrag.rag.extractive_summary import select_summary, summary_worthy
 from newsrag.rag.sentences import SentenceSpan, SentenceSplitCache
 from newsrag.rag.types import AnswerSentence, Citation, Embed, Summary
 
@@ -21,9 +21,11 @@ def neighbourhood(sentences: Sequence[SentenceSpan], index: int, width: int = 1)
     return lo, hi
 
 
-def summarize_article(article: Article, embed: Embed, n: int, splits: SentenceSplitCache) -> Summary:
+def summarize_article(
+    article: Article, embed: Embed, n: int, splits: SentenceSplitCache, method: str = "lead"
+) -> Summary:
     sentences = splits.get(article)
-    chosen = summarize_text(article.text, article.title, embed, n)
+    chosen = select_summary(article.text, article.title, embed, n, method)
     position = {(s.start, s.end): i for i, s in enumerate(sentences)}
     citations = []
     for k, span in enumerate(chosen, 1):

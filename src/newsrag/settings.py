@@ -12,6 +12,8 @@ from typing import Any
 from newsrag.errors import NewsRagError
 from newsrag.index.settings import IndexSettings
 
+SUMMARY_METHODS = ("lead", "centrality")  # newsrag.rag.extractive_summary implements them
+
 
 @dataclass(frozen=True)
 class Settings(IndexSettings):
@@ -28,6 +30,13 @@ class Settings(IndexSettings):
     answerer: str = "extractive"  # a registered answerer (see `newsrag answerers`)
     answer_sentences: int = 3
     summary_sentences: int = 3
+    summary_method: str = "lead"  # "lead" or "centrality": see newsrag.rag.extractive_summary
+
+    def __post_init__(self) -> None:
+        if self.summary_method not in SUMMARY_METHODS:
+            raise NewsRagError(
+                f"setting summary_method: {self.summary_method!r} is not one of {', '.join(SUMMARY_METHODS)}"
+            )
 
     @classmethod
     def load(

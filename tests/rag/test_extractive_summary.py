@@ -6,7 +6,7 @@ import pytest
 from sample_data import cnndm_rows
 
 from newsrag.index.articles import Article
-from newsrag.rag.extractive_summary import summarize_text, summary_worthy
+from newsrag.rag.extractive_summary import lead_summary, select_summary, summarize_text, summary_worthy
 from newsrag.rag.sentences import SentenceSpan
 from newsrag.rag.types import Embed
 
@@ -52,6 +52,27 @@ def test_skips_fragments_and_page_furniture(embed: Embed) -> None:
     assert len(summary) == 3
     assert "Ferrari, who are Ferrari?" not in summary
     assert not any("Photo credit" in s for s in summary)
+
+
+def test_the_default_lead_summary_is_the_first_summary_worthy_sentences() -> None:
+    text = (
+        "Ferrari, who are Ferrari? Lewis Hamilton sauntered to pole position for the Malaysian Grand Prix. "
+        "Photo credit: Getty Images. The Mercedes driver was four-hundredths of a second ahead of his team-mate. "
+        "Sebastian Vettel qualified third for Ferrari in his second race for the team. "
+        "The race starts at 3pm local time on Sunday in Sepang."
+    )
+    summary = [s.text for s in lead_summary(text, 3)]
+    assert summary == [
+        "Lewis Hamilton sauntered to pole position for the Malaysian Grand Prix.",
+        "The Mercedes driver was four-hundredths of a second ahead of his team-mate.",
+        "Sebastian Vettel qualified third for Ferrari in his second race for the team.",
+    ]
+    assert [s.text for s in lead_summary("Short one. Another.", 3)] == ["Short one.", "Another."]
+
+
+def test_an_unknown_summary_method_is_named(embed: Embed) -> None:
+    with pytest.raises(ValueError, match="'topical'"):
+        select_summary("Some text here.", "title", embed, 3, "topical")
 
 
 def test_table_rows_and_bylines_are_not_summary_worthy():

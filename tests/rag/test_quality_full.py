@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import pytest
+from sample_data import cnndm_rows
 
 from newsrag.eval.baselines import lead
 from newsrag.eval.formats import highlight_queries, load_highlights
 from newsrag.eval.metrics import rouge_scores
+from newsrag.eval.run_data import SUMMARY_DEV_ARTICLES
 from newsrag.eval.suites import retrieval_suite
 from newsrag.rag.engine import NewsRAG
-from newsrag.rag.extractive_summary import summarize_text
+from newsrag.rag.extractive_summary import select_summary
 
 pytestmark = pytest.mark.slow
 
@@ -27,17 +29,25 @@ def test_hybrid_beats_each_single_retriever_on_all_914_highlights(engine):
         assert rows["newsrag hybrid"][metric] > rows["BM25 only"][metric] > rows["dense only"][metric]
 
 
-def test_single_article_summaries_beat_lead3_on_all_250_articles(engine):
+def test_on_the_held_out_half_both_summary_methods_stay_level_with_lead3(engine):
+    # The centrality weights were fitted on the first 125 articles; on the other 125 neither method may
+    # fall behind Lead-3 by more than half a ROUGE point (they tie it: the reason lead is the default).
     highlights = load_highlights()
     articles = {a.id: a for a in engine.catalog.articles()}
-    ids = [i for i in highlights if i in articles]
-    assert len(ids) == 250
+    ids = [r["id"] for r in cnndm_rows()][SUMMARY_DEV_ARTICLES:]
+    assert len(ids) == 125
     refs = [highlights[i] for i in ids]
-    ours = [
-        [s.text for s in summarize_text(articles[i].text, articles[i].title, engine.embedder.encode, 3)]
-        for i in ids
-    ]
-    first3 = [[s.text for s in lead(articles[i].text)] for i in ids]
-    mine, lead3 = rouge_scores(ours, refs), rouge_scores(first3, refs)
-    for metric in ("rouge1", "rouge2", "rougeLsum"):
-        assert mine[metric] > lead3[metric], (metric, mine, lead3)
+    first3 = rouge_scores([[s.text for s in lead(articles[i].text)] for i in ids], refs)
+    for method in ("lead", "centrality"):
+        picks = [
+            [
+                s.text
+                for s in select_summary(
+                    articles[i].text, articles[i].title, engine.embedder.encode, 3, method
+                )
+            ]
+            for i in ids
+        ]
+        mine = rouge_scores(picks, refs)
+        for metric in ("rouge1", "rouge2", "rougeLsum"):
+            assert mine[metric] > first3[metric] - 0.5, (method, metric, mine, first3)
