@@ -168,6 +168,9 @@ def qa_suite(
 def _qa_records(engine: NewsRAG, items: list[QAItem], titles: dict[str, str]) -> list[dict[str, Any]]:
     records = []
     for item in items:
+        # A follow-up is asked as the chat asks it: after its earlier turns, of the same engine.
+        for k, turn in enumerate(item.history):
+            engine.ask(turn, item.history[:k])
         answer = engine.ask(item.question, item.history)
         reply = " ".join(s.text for s in answer.sentences)
         gold = resolve_gold(item.article, titles)

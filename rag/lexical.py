@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable
 
 import Stemmer
 
 from newsrag.rag.words import key_terms
+
+_LOWER_WORD = re.compile(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*")
 
 
 class TermWeights:
@@ -17,11 +20,16 @@ class TermWeights:
     def __init__(self, texts: Iterable[str]) -> None:
         self.stemmer = Stemmer.Stemmer("english")
         frequency: Counter[str] = Counter()
+        lower: set[str] = set()
         self.documents = 0
         for text in texts:
             self.documents += 1
             frequency.update(set(self.stems(text)))
+            lower.update(_LOWER_WORD.findall(text))
         self.frequency = frequency
+        # Words the corpus writes in lower case somewhere: a capitalised one opening a sentence ("Injured:",
+        # "Wanted") is then a common word, not a name (answer_types).
+        self.common_words = frozenset(lower)
 
     def stems(self, text: str) -> list[str]:
         return [self.stemmer.stemWord(t) for t in key_terms(text)]

@@ -86,6 +86,8 @@ class Answer:
     retrieval_query: str = ""
     closest: list[Source] = field(default_factory=list)
     confidence: float = 0.0
+    # Why it answered or refused: what the question asks for and the scores the refusal rules read.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `newsrag ask --json` object; extend it, never rename its keys."""
@@ -101,6 +103,7 @@ class Answer:
             "retrieval_query": self.retrieval_query,
             "closest": [asdict(s) for s in self.closest],
             "confidence": round(self.confidence, 4),
+            "evidence": self.evidence,
         }
 
 
