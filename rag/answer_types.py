@@ -28,7 +28,11 @@ _ROLES = (
     "chef|artist|musician|rapper|director|producer|spokesman|spokeswoman|spokesperson|founder|ceo|executive|"
     "banker|worker|employee|soldier|climber|grandmaster|survivor|witness|detective|agent|guard|priest|nun|"
     "pope|king|queen|prince|princess|leader|candidate|champion|winner|scientist|researcher|expert|professor|"
-    "athlete|runner|swimmer|cyclist|skier|sprinter|tennis player|relative|neighbour|neighbor|gunman|killer"
+    "athlete|runner|swimmer|cyclist|skier|sprinter|tennis player|relative|neighbour|neighbor|gunman|killer|"
+    "tourist|lobbyist|grandma|grandmother|grandfather|grandson|granddaughter|toddler|informant|executioner|"
+    "hairdresser|stylist|buyer|bidder|head|chief|boss|commander|attacker|thief|robber|burglar|murderer|"
+    "rapist|abuser|customer|passenger|patient|resident|tenant|landlord|hero|heroine|nanny|carer|bride|groom|"
+    "fiance|fiancee|ex-fiance|ex-wife|ex-husband|dancer|photographer|activist|campaigner|protester|blogger"
 )
 _ORGS = (
     "club|team|side|company|firm|business|organisation|organization|group|party|newspaper|paper|magazine|"
@@ -78,8 +82,8 @@ _NUMBER = re.compile(
     re.I,
 )
 _PERSON = re.compile(
-    rf"^\s*(who|whom|whose)\b|\b(which|what) (\w+ ){{0,2}}({_ROLES})\b|\bname of (the|this|that|his|her|their|a) "
-    rf"(\w+ ){{0,3}}?({_ROLES})\b|\bwho (is|was|were|are|did|has|had)\b",
+    rf"^\s*(who|whom|whose)\b|\b(which|what) ([\w'-]+ ){{0,2}}({_ROLES})\b|\bname of (the|this|that|his|her|their|a) "
+    rf"([\w'-]+ ){{0,3}}?({_ROLES})\b|\bwho (is|was|were|are|did|has|had)\b",
     re.I,
 )
 _ORGANISATION = re.compile(
@@ -113,7 +117,9 @@ def number_unit(question: str) -> str | None:
         return "score"
     if re.search(r"\b(percentage|per cent|percent|proportion|share)\b", q):
         return "percent"
-    if re.search(r"\bhow much\b", q) and re.search(rf"\b({_MONEY_VERBS})\b|\bmoney\b|£|\$", q):
+    if re.search(r"\bhow many (years|months|weeks|days|hours|minutes)\b", q):
+        return "duration"
+    if re.search(r"\bhow much\b", q) and re.search(rf"\b({_MONEY_VERBS}|costing)\b|\bmoney\b|£|\$", q):
         return "money"
     if re.search(r"\b(price|fee|fine|salary|sum|amount|value)\b", q) and not re.search(r"\bhow many\b", q):
         return "money"
@@ -362,7 +368,8 @@ def offered_items(
         if not new(text):
             continue
         found_kind = _entity_kind(sentence, text, start, end)
-        if kind == "thing" or found_kind in (kind, "name"):
+        # A lone capitalised word with nothing marking it as a person ('Defence') does not answer "who".
+        if kind == "thing" or found_kind == kind or (found_kind == "name" and kind != "person"):
             items.append(text)
     return items
 

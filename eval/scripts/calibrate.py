@@ -3,8 +3,9 @@
     python -m newsrag.eval.scripts.calibrate [--index-dir DIR] [--top 10]
 
 Answers every dev question (data/eval/qa.jsonl; the held-out test set is never read) once with
-refusals switched off, keeps the evidence each answer carries (best score, and best score of a
-sentence offering the asked-for kind), then sweeps the two thresholds over a grid and prints the best points by answer accuracy plus
+refusals switched off, keeps the evidence each answer carries (best score, best score of a
+sentence offering the asked-for kind, share of the question's words besides its names in the first
+quote), then sweeps the three thresholds over a grid and prints the best points by answer accuracy plus
 refusal F1, with the current defaults for comparison.
 """
 
@@ -27,9 +28,9 @@ from newsrag.rag.engine import NewsRAG
 from newsrag.settings import Settings
 
 GRID = {
-    "refuse_below": (0.0, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
-    "refuse_typed_below": (0.0, 0.5, 0.55, 0.6, 0.62, 0.64, 0.66, 0.68, 0.7, 0.72, 0.75),
-    "refuse_focus_below": (0.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6, 0.65, 0.7),
+    "refuse_below": (0.0, 0.5, 0.6, 0.7, 0.8, 0.9),
+    "refuse_typed_below": (0.0, 0.5, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0),
+    "refuse_focus_below": (0.0, 0.2, 0.3, 0.4, 0.5),
 }
 
 
@@ -106,7 +107,7 @@ def main() -> None:
     print(header)
     default = Weights()
     defaults = tuple(getattr(default, k) for k in GRID)
-    shown = points[: args.top] + [p for p in points if p[1] == defaults]
+    shown = points[: args.top] + [p for p in points if p[1] == defaults and p not in points[: args.top]]
     for _, values, row in shown:
         mark = "  <- default" if values == defaults else ""
         print(
