@@ -51,6 +51,34 @@ def test_follow_up_uses_the_conversation(engine):
     assert "minneapolis" in answer.retrieval_query.lower()
 
 
+NURSE = "Which nurse was shot dead by Customs and Border Protection officers in Minneapolis?"
+
+
+def test_a_question_asking_for_a_person_quotes_the_sentence_that_names_one(engine):
+    answer = engine.ask(NURSE)
+    assert not answer.refused
+    assert answer.evidence["asked"] == "person"
+    assert "Pretti" in answer.sentences[0].text
+    assert any("Pretti" in item for item in answer.evidence["items"])
+
+
+def test_a_near_miss_asking_for_an_amount_the_articles_never_give_is_refused(engine):
+    # The seed is all about Operation Metro Surge, and gives counts of officers, but no cost: no
+    # sentence offering a sum of money scores as an answer would.
+    answer = engine.ask("How much has Operation Metro Surge cost taxpayers so far?")
+    assert answer.refused
+    assert answer.evidence["asked"] == "number" and answer.evidence["unit"] == "money"
+    assert answer.evidence["typed"] < engine.answerer().weights.refuse_typed_below
+
+
+def test_a_follow_up_carries_the_previous_answers_name_into_retrieval(engine):
+    engine.ask(NURSE)  # the chat asked the first turn of this engine moments before
+    answer = engine.ask("What did the mayor say after she was killed?", history=[NURSE])
+    assert "Pretti" in answer.retrieval_query  # named by the previous answer, not by either question
+    assert not answer.refused
+    assert answer.citations[0].title == SEED_TITLE
+
+
 def test_question_outside_the_corpus_is_refused_with_closest_articles(engine):
     answer = engine.ask("What interest rate did the Bank of England set in April 2015?")
     assert answer.refused
