@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 
@@ -99,19 +100,38 @@ def ingest(
     on_article: Callable[[int], None] | None = None,
 ) -> IngestReport:
     """Add or update the articles found in `paths`; every good input lands even when others fail."""
-    started = time.perf_counter()
-    report = IngestReport()
     # Read, fetch and parse everything before taking the lock: a slow feed server or a large
     # upload must not hold up other writers, and readers never wait for the lock at all.
-    items: list[Article] = []
+    items: list[Article | InputError] = []
     for n, item in enumerate(iter_inputs(paths, feeds=settings.feed_policy, settings=settings), 1):
         if on_article:
             on_article(n)
+        items.append(item)
+    return ingest_articles(settings, items, embedder, rebuild, show_progress)
+
+
+def ingest_articles(
+    settings: IndexSettings,
+    found: Sequence[Article | InputError],
+    embedder: SentenceTransformerEmbedding,
+    rebuild: bool = False,
+    show_progress: bool = False,
+) -> IngestReport:
+    """Add or update articles already read (failures among them are reported); one snapshot write.
+
+    A new article is stamped with when it was added (`metadata["added_at"]`); an updated one keeps
+    its first stamp.
+    """
+    started = time.perf_counter()
+    report = IngestReport()
+    items: list[Article] = []
+    for item in found:
         if isinstance(item, InputError):
             log.warning("skipped %s", item)
             report.failed.append(item)
         else:
             items.append(item)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     with writer_lock(settings.index_dir, settings.lock_timeout):
         snapshot = open_for_writing(settings, embedder, rebuild)
         report.warning = snapshot.warning
@@ -129,6 +149,9 @@ def ingest(
             seen_ids.add(item.id)
             by_hash[item.content_hash] = item.id
             if catalog.has_article(item.id):
+                added = catalog.article(item.id).metadata.get("added_at")
+                if added:
+                    item.metadata["added_at"] = added  # part of the stored document, so of its hash
                 old = snapshot.docstore.get_document_hash(item.id)
                 if old == article_to_document(item).hash:
                     report.unchanged.append(item.id)
@@ -136,6 +159,7 @@ def ingest(
                 report.updated.append(item.id)
             else:
                 report.new.append(item.id)
+            item.metadata.setdefault("added_at", now)
             batch.append(item)
         if batch:
             report.chunks_written = _index_articles(snapshot, batch, embedder, show_progress)

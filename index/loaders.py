@@ -70,6 +70,14 @@ def iter_inputs(
         yield from _guarded(raw, _unchecked_inputs([raw], feeds, settings), cap, settings.max_article_chars)
 
 
+def feed_articles(
+    data: bytes, origin: str, settings: IndexSettings, content_type: str = "", location: str = ""
+) -> Iterator[Article | InputError]:
+    """The entries of feed bytes fetched elsewhere (a subscription's refresh), checked like any feed input."""
+    items = load_feed(data, origin, settings.feed_policy, content_type=content_type, location=location)
+    return _guarded(origin, items, settings.max_articles_per_file, settings.max_article_chars)
+
+
 def _guarded(
     name: str, items: Iterator[Article | InputError], cap: int | None = None, clean_to: int | None = None
 ) -> Iterator[Article | InputError]:

@@ -141,6 +141,115 @@ def remove(obj: Context, ids: tuple[str, ...]) -> None:
         sys.exit(1)
 
 
+class Interval(click.ParamType):
+    """'30s', '15m', '2h', '1d' or seconds."""
+
+    name = "interval"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        from newsrag.index.watch import parse_interval
+
+        if isinstance(value, float):
+            return value
+        try:
+            return parse_interval(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+@cli.group()
+def feeds() -> None:
+    """Feed subscriptions: `newsrag refresh` and `newsrag watch` keep the index current from them."""
+
+
+@feeds.command(name="add")
+@click.argument("url")
+@click.option("--name", default="", help="A name to show for it (default: the host).")
+@click.option("--keep-days", type=int, help="Remove its articles older than this many days at each refresh.")
+@click.pass_obj
+def feeds_add(obj: Context, url: str, name: str, keep_days: int | None) -> None:
+    """Subscribe to an RSS/Atom feed URL; the CLI's subscriptions may be on this machine (127.0.0.1)."""
+    from newsrag.index.subscriptions import Subscriptions
+
+    added = Subscriptions(obj.settings.index_dir).add(url, name, keep_days, local_allowed=True)
+    click.echo(f"subscribed to {added.url} as '{added.name}'; `newsrag refresh` fetches it")
+
+
+@feeds.command(name="list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_obj
+def feeds_list(obj: Context, as_json: bool) -> None:
+    """Subscriptions with their last fetch, its status and the articles they brought."""
+    from newsrag.index.subscriptions import Subscriptions
+
+    subs = Subscriptions(obj.settings.index_dir).all()
+    if as_json:
+        click.echo(json.dumps([dataclasses.asdict(s) for s in subs], indent=1))
+        return
+    if not subs:
+        click.echo("no subscriptions: `newsrag feeds add URL` adds one")
+    for s in subs:
+        keep = f", keeps {s.keep_days} days" if s.keep_days else ""
+        click.echo(
+            f"{s.url}\t{s.name}\tlast fetched {s.last_fetched or 'never'}\t{s.last_status}\t"
+            f"{s.articles} articles{keep}"
+        )
+
+
+@feeds.command(name="remove")
+@click.argument("url")
+@click.pass_obj
+def feeds_remove(obj: Context, url: str) -> None:
+    """Unsubscribe; the articles it brought stay (`newsrag remove ID` deletes them)."""
+    from newsrag.index.subscriptions import Subscriptions
+
+    removed = Subscriptions(obj.settings.index_dir).remove(url)
+    click.echo(f"unsubscribed from {removed.url}")
+
+
+@cli.command()
+@click.pass_obj
+def refresh(obj: Context) -> None:
+    """Fetch every subscription once and ingest what is new or changed; one line per feed, one overall."""
+    from newsrag.index.refresh import refresh as run_refresh
+
+    report = run_refresh(obj.settings, obj.embedder)
+    for feed in report.feeds:
+        click.echo(feed.line())
+    click.echo(report.summary())
+    if any(f.status == "failed" for f in report.feeds):
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
+@click.option("--every", type=Interval(), default="15m", show_default=True, help="Time between rounds.")
+@click.option("--rounds", type=int, help="Stop after this many rounds (default: until Ctrl-C).")
+@click.pass_obj
+def watch(obj: Context, paths: tuple[Path, ...], every: float, rounds: int | None) -> None:
+    """Refresh the subscriptions every --every and ingest files that appear or change in PATHS."""
+    import threading
+
+    from newsrag.index.watch import Round, Watcher
+
+    stop = threading.Event()
+    done = 0
+
+    def report(finished: Round) -> None:
+        nonlocal done
+        for line in finished.lines() or ["nothing to do"]:
+            click.echo(line)
+        done += 1
+        if rounds is not None and done >= rounds:
+            stop.set()
+
+    click.echo(f"watching {len(paths)} path(s) and the subscriptions every {every:g} s (Ctrl-C to stop)")
+    try:
+        Watcher(obj.settings, obj.embedder, [str(p) for p in paths]).run(every, stop, report)
+    except KeyboardInterrupt:
+        stop.set()
+
+
 def _catalog(settings: Settings) -> Any:
     from newsrag.index.catalog import Catalog
     from newsrag.index.storage import load_snapshot
@@ -341,6 +450,11 @@ class Refused(click.ClickException):
     is_flag=True,
     help="Serve another host than loopback, or --share, without a password: anyone who reaches it may use it.",
 )
+@click.option(
+    "--refresh-every",
+    type=Interval(),
+    help="Refresh the feed subscriptions this often while serving (e.g. 15m); the chat answers from them at once.",
+)
 @answerer_option
 @click.pass_context
 def serve(
@@ -350,6 +464,7 @@ def serve(
     share: bool,
     auth: str | None,
     no_auth: bool,
+    refresh_every: float | None,
     answerer: str | None,
 ) -> None:
     """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus.
@@ -404,6 +519,17 @@ def serve(
         reason = f"port {port} is in use" if taken else str(exc)
         raise click.ClickException(f"cannot serve on {host}:{port}: {reason}; pick another --port") from exc
     click.echo(f"NewsRAG is ready at {url} (Ctrl-C to stop)")
+    if refresh_every:
+        import threading
+
+        from newsrag.index.watch import Watcher
+
+        refresher = Watcher(obj.settings, obj.embedder)
+        stop = threading.Event()
+        threading.Thread(
+            target=refresher.run, args=(refresh_every, stop), daemon=True, name="refresh"
+        ).start()
+        click.echo(f"refreshing the subscriptions every {refresh_every:g} s")
     demo.block_thread()
 
 
