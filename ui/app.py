@@ -1,4 +1,4 @@
-"""The Gradio app: a chat over the index with source cards, a corpus browser and an upload tab.
+"""The Gradio app: a chat over the index with source cards, a corpus browser and a tab to add articles and feeds.
 
 Presentation only: answers, summaries and ingests come from rag/ and index/; ui/render.py
 turns them into escaped HTML and markdown. Run it with `newsrag serve`.
@@ -6,6 +6,7 @@ turns them into escaped HTML and markdown. Run it with `newsrag serve`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import tempfile
@@ -18,8 +19,10 @@ from typing import Any, NamedTuple, cast
 import gradio as gr
 
 from newsrag.errors import NewsRagError
-from newsrag.index.ingest import ingest
+from newsrag.index.ingest import ingest, remove
 from newsrag.index.loaders import SUPPORTED_SUFFIXES
+from newsrag.index.refresh import RefreshReport, refresh
+from newsrag.index.subscriptions import SubscriptionError, Subscriptions
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.filters import Filters
 from newsrag.settings import Settings
@@ -48,7 +51,11 @@ EXAMPLES = [
 ACCEPTED_SUFFIXES = tuple(sorted(SUPPORTED_SUFFIXES))  # what the loaders read, as `newsrag ingest` accepts
 CHAT_CONCURRENCY = 4
 STREAM_PAUSE = 0.04  # seconds between streamed sentences, enough for the eye to follow
-PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # every event but /ask serves only the page
+PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # every event but /ask serves only the page...
+# ...but these, which scripts (and the tests) may call by name with gradio_client. They stay off the
+# API page; they are no easier to reach than a private event, which the page itself calls by index.
+SCRIPTED: dict[str, Any] = {"api_visibility": "undocumented"}
+NO_ARTICLE = '<div class="nr-empty">Click an article in the list to read it with its summary.</div>'
 
 INTRO = (
     "Ask about the news in the index. Every sentence of an answer is quoted from an article and cited "
@@ -183,6 +190,7 @@ def stage_uploads(files: list[str], folder: Path) -> tuple[list[str], dict[str, 
 
 
 def feed_url(url: str | None) -> str | None:
+    """The feed URL stripped, None when empty; gr.Error when too long or not http(s)."""
     url = (url or "").strip()
     if not url:
         return None
@@ -278,7 +286,7 @@ class NewsApp:
         except ValueError as exc:
             gr.Warning(render.esc(exc))
             filters = Filters(sources=tuple(sources or ()))
-        return render.article_rows(render.filter_articles(self.engine.catalog.articles(), query, filters))
+        return render.browse_rows(render.filter_articles(self.engine.catalog.articles(), query, filters))
 
     def open_article(self, evt: gr.SelectData) -> str:
         article = render.article_of_row(self.engine.catalog.articles(), evt.row_value or [])
@@ -306,6 +314,52 @@ class NewsApp:
                 f'<div class="nr-empty">The articles say nothing about \u201c{render.esc(topic)}\u201d.</div>'
             )
         return render.summary_html(summary, f"What the articles say about \u201c{topic}\u201d")
+
+    def select_article(self, evt: gr.SelectData) -> tuple[str, dict[str, Any], str]:
+        """The id of the article a click opened, which "Remove article" removes; clears a stale confirmation."""
+        article = render.article_of_row(self.engine.catalog.articles(), evt.row_value or [])
+        return (article.id if article else ""), gr.update(visible=False), ""
+
+    def confirm_removal(self, article_id: str) -> tuple[dict[str, Any], str]:
+        """The confirmation step before a removal, naming the article by title and id."""
+        catalog = self.engine.catalog
+        if not article_id or not catalog.has_article(article_id):
+            gr.Warning("Click an article in the list first: that is the one removed.")
+            return gr.update(visible=False), ""
+        article = catalog.article(article_id)
+        return gr.update(visible=True), (
+            f"Really remove \u201c{render.md_text(article.title)}\u201d (id {render.md_text(article.id)}) "
+            "from the index? It can only come back by adding it again."
+        )
+
+    def remove_article(
+        self, article_id: str
+    ) -> tuple[str, str, str, str, list[list[str]], dict[str, Any], dict[str, Any]]:
+        """Remove one article by id and reload the engine, so no answer cites it; new values for the views.
+
+        Returns the result line, the emptied article view and selection, then the IndexViews in order.
+        """
+        article_id = (article_id or "").strip()
+        catalog = self.engine.catalog
+        if not article_id:
+            raise shown_error("choose the article to remove: click it in the list")
+        title = catalog.article(article_id).title if catalog.has_article(article_id) else None
+        with self.ingest_lock:
+            try:
+                report = remove(self.settings, [article_id])
+                if report.removed:
+                    self.engine.reload()
+            except NewsRagError as exc:
+                raise shown_error(exc) from exc
+        if report.removed:
+            message = f"**Removed** \u201c{render.md_text(title or article_id)}\u201d from the index."
+        else:
+            shown = article_id if len(article_id) <= 200 else article_id[:200] + "\u2026"
+            message = (
+                f"{render.REFUSAL_MARK} **Nothing removed:** no article with id \u201c{render.md_text(shown)}\u201d "
+                "is in the index (removed already?)."
+            )
+        return message, NO_ARTICLE, "", *self.refreshed()
 
     # --- add articles ----------------------------------------------------------
 
@@ -342,12 +396,75 @@ class NewsApp:
         choices = self.sources()
         return self.corpus(), self.article_table(), gr.update(choices=choices), gr.update(choices=choices)
 
+    # --- subscriptions ---------------------------------------------------------
+
+    def subscription_table(self) -> list[list[str]]:
+        try:
+            return render.subscription_rows(Subscriptions(self.settings.index_dir).all())
+        except NewsRagError as exc:  # an unreadable subscriptions.json: said, and the page still works
+            log.warning("%s", exc)
+            gr.Warning(render.esc(exc))
+            return []
+
+    def subscribe(self, url: str | None, name: str | None = "", progress: Any = None) -> str:
+        """Subscribe to a feed URL typed into the page and fetch it at once; one that cannot be fetched is not kept.
+
+        The URL may reach this machine or its network only while the operator allows local feeds.
+        """
+        progress = progress or (lambda *args, **kwargs: None)
+        feed = feed_url(url)
+        if feed is None:
+            raise shown_error("give the URL of an RSS or Atom feed to subscribe to")
+        book = Subscriptions(self.settings.index_dir)
+        progress(0, desc="Waiting for the index")
+        with self.ingest_lock:
+            try:
+                # Never local_allowed: that marks the operator's own (CLI) subscriptions, which stay
+                # local when allow_local_feeds is turned off; a typed URL follows the setting at each fetch.
+                added = book.add(feed, " ".join((name or "").split()), local_allowed=False)
+            except NewsRagError as exc:
+                raise shown_error(exc) from exc
+            progress(0.2, desc="Fetching the feed")
+            try:
+                report = self.refresh_index()
+            except NewsRagError as exc:
+                raise shown_error(
+                    f"subscribed to {added.url}, but the refresh failed: {exc}; Refresh now tries again"
+                ) from exc
+            result = next((f for f in report.feeds if f.subscription.url == added.url), None)
+            if result is None:
+                raise shown_error(f"{added.url} was unsubscribed while it was being fetched")
+            if result.status in ("failed", "waiting"):
+                # Nothing of it landed: a web user's feed that cannot be fetched is not kept to be retried.
+                with contextlib.suppress(SubscriptionError):  # unsubscribed meanwhile: as wanted
+                    book.remove(added.url)
+        return render.subscribed_markdown(result)
+
+    def refresh_feeds(self, progress: Any = None) -> str:
+        """Fetch every due subscription once (what `newsrag refresh` does) and say what each did."""
+        progress = progress or (lambda *args, **kwargs: None)
+        progress(0, desc="Waiting for the index")
+        with self.ingest_lock:
+            progress(0.1, desc="Fetching the feeds")
+            try:
+                report = self.refresh_index()
+            except NewsRagError as exc:
+                raise shown_error(exc) from exc
+        return render.refresh_markdown(report)
+
+    def refresh_index(self) -> RefreshReport:
+        """Refresh the subscriptions and reload the engine when articles came or went; hold ingest_lock."""
+        report = refresh(self.settings, self.engine.embedder)
+        if report.changed:
+            self.engine.reload()
+        return report
+
 
 # --- the page: one function per tab, then the events between them -------------
 
 
 class IndexViews(NamedTuple):
-    """The components that show what is in the index, refreshed after an ingest and on each page load."""
+    """The components that show what is in the index, refreshed after an ingest or removal and on each page load."""
 
     corpus: gr.Markdown
     articles: gr.Dataframe
@@ -436,8 +553,8 @@ def ask_tab(app: NewsApp, examples: list[str]) -> gr.Dropdown:
     return cast(gr.Dropdown, inputs[0])  # the publisher filter, which an ingest updates
 
 
-def browse_tab(app: NewsApp) -> tuple[gr.Dropdown, gr.Dataframe]:
-    """Search, read and summarise the corpus; returns the publisher filter and the article list."""
+def browse_tab(app: NewsApp, corpus: gr.Markdown, chat_sources: gr.Dropdown) -> IndexViews:
+    """Search, read, summarise and remove articles; returns the IndexViews, its own and those given."""
     with gr.Tab("Browse articles", id="browse"):
         with gr.Row():
             query = gr.Textbox(label="Search titles", placeholder="words in the title", scale=3)
@@ -461,17 +578,22 @@ def browse_tab(app: NewsApp) -> tuple[gr.Dropdown, gr.Dataframe]:
                     interactive=False,
                     wrap=True,
                     max_height=620,
-                    column_widths=["14%", "16%", "70%"],
+                    column_widths=["12%", "14%", "56%", "18%"],
                     label="Articles (click one to read it)",
                     elem_id="nr-articles",
                 )
             with gr.Column(scale=2):
-                article_view = gr.HTML(
-                    '<div class="nr-empty">Click an article in the list to read it with its summary.</div>',
-                    js_on_load=None,
-                    elem_id="nr-article",
-                    max_height=720,
-                )
+                article_view = gr.HTML(NO_ARTICLE, js_on_load=None, elem_id="nr-article", max_height=720)
+                # The id of the article opened: what a removal removes (a hidden input, so scripts can give it).
+                selected = gr.Textbox(visible=False, elem_id="nr-selected")
+                ask_remove = gr.Button("Remove article", size="sm", variant="secondary", elem_id="nr-remove")
+                with gr.Column(visible=False, elem_id="nr-confirm") as confirm:
+                    question = gr.Markdown(elem_id="nr-confirm-text", latex_delimiters=[])
+                    with gr.Row():
+                        really = gr.Button("Remove", variant="stop", size="sm", elem_id="nr-remove-yes")
+                        cancel = gr.Button("Cancel", size="sm", elem_id="nr-remove-no")
+                removal = gr.Markdown(elem_id="nr-removal-result", latex_delimiters=[])
+    views = IndexViews(corpus, table, chat_sources, sources)
 
     gr.on(
         [query.change, sources.change, date_from.submit, date_to.submit],
@@ -482,6 +604,7 @@ def browse_tab(app: NewsApp) -> tuple[gr.Dropdown, gr.Dataframe]:
         **PRIVATE,
     )
     table.select(app.open_article, None, article_view, **PRIVATE)
+    table.select(app.select_article, None, [selected, confirm, removal], queue=False, **PRIVATE)
     gr.on(
         [topic.submit, topic_btn.click],
         app.topic_summary,
@@ -489,12 +612,27 @@ def browse_tab(app: NewsApp) -> tuple[gr.Dropdown, gr.Dataframe]:
         topic_view,
         **PRIVATE,
     )
-    return sources, table
+    ask_remove.click(app.confirm_removal, selected, [confirm, question], queue=False, **PRIVATE)
+    gr.on(
+        [really.click, cancel.click], lambda: gr.update(visible=False), None, confirm, queue=False, **PRIVATE
+    )
+    really.click(
+        app.remove_article,
+        selected,
+        [removal, article_view, selected, *views],
+        api_name="remove_article",
+        concurrency_limit=1,
+        concurrency_id="ingest",
+        **SCRIPTED,
+    ).success(
+        app.article_table, [query, sources, date_from, date_to], table, show_progress="hidden", **PRIVATE
+    )
+    return views
 
 
 def add_tab(app: NewsApp, views: IndexViews) -> None:
-    """Uploads and feed URLs; once indexed, the other tabs' `views` show the new articles."""
-    with gr.Tab("Add articles", id="add"):
+    """Uploads, feed URLs and subscriptions; once indexed, the other tabs' `views` show the new articles."""
+    with gr.Tab("Add articles", id="add") as tab:
         gr.Markdown(
             f"Upload article files ({', '.join(ACCEPTED_SUFFIXES)}; at most {MAX_UPLOAD_FILES} files "
             f"of {MAX_UPLOAD_MB} MB each and {MAX_SUBMISSION_MB} MB in all at a time) or give an RSS/Atom "
@@ -510,6 +648,7 @@ def add_tab(app: NewsApp, views: IndexViews) -> None:
         url = gr.Textbox(label="Feed URL", placeholder="https://example.com/feed.xml", elem_id="nr-feed")
         button = gr.Button("Add to the index", variant="primary", elem_id="nr-add")
         result = gr.Markdown(elem_id="nr-ingest-result", latex_delimiters=[])
+        subscriptions = subscriptions_section(app, views)
 
     def add(files: list[str] | None, url: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
         return app.add_articles(files, url, progress), None, *app.refreshed()
@@ -522,6 +661,61 @@ def add_tab(app: NewsApp, views: IndexViews) -> None:
         concurrency_id="ingest",
         **PRIVATE,
     )
+    # A refresh in the background (`serve --refresh-every`) changes the list: read it when it is shown.
+    tab.select(app.subscription_table, None, subscriptions, show_progress="hidden", **PRIVATE)
+
+
+def subscriptions_section(app: NewsApp, views: IndexViews) -> gr.Dataframe:
+    """Feeds the index follows with their last fetch, and a form to add one; returns the list.
+
+    A feed typed here obeys the web's stricter rules: see NewsApp.subscribe.
+    """
+    local = (
+        ""
+        if app.settings.allow_local_feeds
+        else " The feed must be on the public internet: addresses of this machine or its network are refused."
+    )
+    gr.Markdown(
+        "### Subscriptions\nFeeds the index follows. Subscribing fetches the feed at once; each refresh "
+        f"(*Refresh now*, or `newsrag serve --refresh-every`) adds what is new in every feed.{local}"
+    )
+    table = gr.Dataframe(
+        app.subscription_table(),
+        headers=render.SUBSCRIPTION_COLUMNS,
+        datatype="str",
+        interactive=False,
+        wrap=True,
+        max_height=360,
+        column_widths=["16%", "34%", "14%", "28%", "8%"],
+        label="Subscriptions",
+        elem_id="nr-subscriptions",
+    )
+    with gr.Row():
+        url = gr.Textbox(
+            label="Feed URL to subscribe to",
+            placeholder="https://example.com/feed.xml",
+            scale=3,
+            elem_id="nr-sub-url",
+        )
+        name = gr.Textbox(
+            label="Name (optional)", placeholder="the feed's host", scale=2, elem_id="nr-sub-name"
+        )
+    with gr.Row():
+        subscribe_btn = gr.Button("Subscribe", variant="primary", elem_id="nr-subscribe")
+        refresh_btn = gr.Button("Refresh now", variant="secondary", elem_id="nr-refresh")
+    result = gr.Markdown(elem_id="nr-sub-result", latex_delimiters=[])
+
+    def subscribe(url: str, name: str, progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        return app.subscribe(url, name, progress), app.subscription_table(), *app.refreshed()
+
+    def refresh_feeds(progress: gr.Progress = gr.Progress()) -> tuple:  # noqa: B008
+        return app.refresh_feeds(progress), app.subscription_table(), *app.refreshed()
+
+    outputs = [result, table, *views]
+    events: dict[str, Any] = {"concurrency_limit": 1, "concurrency_id": "ingest", **SCRIPTED}
+    gr.on([subscribe_btn.click, url.submit], subscribe, [url, name], outputs, api_name="subscribe", **events)
+    refresh_btn.click(refresh_feeds, None, outputs, api_name="refresh_feeds", **events)
+    return table
 
 
 def wire_events(demo: gr.Blocks, app: NewsApp, views: IndexViews) -> None:
@@ -542,8 +736,7 @@ def build_app(engine: NewsRAG, settings: Settings, examples: list[str] | None = 
         corpus = header(app)
         with gr.Tabs():
             chat_sources = ask_tab(app, EXAMPLES if examples is None else examples)
-            browse_sources, articles = browse_tab(app)
-            views = IndexViews(corpus, articles, chat_sources, browse_sources)
+            views = browse_tab(app, corpus, chat_sources)
             add_tab(app, views)
         wire_events(demo, app, views)
     return demo

@@ -11,11 +11,14 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from newsrag.index.articles import Article
 from newsrag.index.catalog import IndexStats
 from newsrag.index.ingest import IngestReport
+from newsrag.index.refresh import FeedResult, RefreshReport
+from newsrag.index.subscriptions import Subscription
 from newsrag.rag.filters import Filters
 from newsrag.rag.types import Answer, Citation, Source, Summary
 
@@ -59,6 +62,17 @@ def safe_url(url: str | None) -> str | None:
 
 def date_of(published_at: str | None) -> str:
     return (published_at or "")[:10] or "undated"
+
+
+def moment(stamp: object, missing: str = "-") -> str:
+    """An ISO time as 'YYYY-MM-DD HH:MM' in UTC; `missing` when absent or unreadable (it may come from an upload)."""
+    try:
+        at = datetime.fromisoformat(str(stamp)) if stamp else None
+    except ValueError:
+        at = None
+    if at is None:
+        return missing
+    return (at.astimezone(UTC) if at.tzinfo else at).strftime("%Y-%m-%d %H:%M")
 
 
 def meta_line(source: str | None, published_at: str | None, url: str | None) -> str:
@@ -246,7 +260,7 @@ def summary_html(summary: Summary, heading: str, cards: bool = True) -> str:
 
 # --- corpus list -------------------------------------------------------------
 
-ARTICLE_COLUMNS = ["Date", "Publisher", "Title"]
+ARTICLE_COLUMNS = ["Date", "Publisher", "Title", "Added (UTC)"]
 
 
 def normalize_date(value: str | None, end: bool = False) -> str | None:
@@ -274,14 +288,24 @@ def filter_articles(
 
 
 def article_rows(articles: Iterable[Article]) -> list[list[str]]:
-    """Table rows; cells are plain strings the table shows as text (it does not render markup)."""
+    """Date, publisher and title of each article: the cells that tell one article from another."""
     return [[date_of(a.published_at), a.source or "", a.title] for a in articles]
 
 
+def browse_rows(articles: Iterable[Article]) -> list[list[str]]:
+    """The Browse list: article_rows and when each was added; plain strings the table shows as text."""
+    return [[*article_rows([a])[0], moment(a.metadata.get("added_at"))] for a in articles]
+
+
 def article_of_row(articles: Iterable[Article], row: Sequence[object]) -> Article | None:
-    """The article a table row shows (the table may be sorted in the browser, so match by content)."""
+    """The article a table row shows (the table may be sorted in the browser, so match by content).
+
+    A Browse row is matched whole, its added time included; a row of article_rows by its three cells.
+    """
     wanted = [str(v) for v in row]
-    return next((a for a in articles if article_rows([a])[0] == wanted), None)
+    if len(wanted) < 3:  # without its date, publisher and title a row names no article
+        return None
+    return next((a for a in articles if browse_rows([a])[0][: len(wanted)] == wanted), None)
 
 
 def corpus_line(stats: IndexStats) -> str:
@@ -351,3 +375,43 @@ def ingest_markdown(
     )
     lines += listed("failed", [f"{shown(f.input)}: {md_text(f.reason)}" for f in report.failed])
     return "\n".join(lines + refused)
+
+
+# --- subscriptions -----------------------------------------------------------
+
+SUBSCRIPTION_COLUMNS = ["Name", "Feed URL", "Last fetched (UTC)", "Last status", "Articles"]
+
+
+def subscription_rows(subscriptions: Iterable[Subscription]) -> list[list[str]]:
+    """The subscription table; names, URLs and statuses are plain strings the table shows as text."""
+    rows = []
+    for s in subscriptions:
+        status = s.last_status + (f" (next try after {moment(s.retry_after)})" if s.retry_after else "")
+        rows.append([s.name, s.url, moment(s.last_fetched, "never"), status, str(s.articles)])
+    return rows
+
+
+def refresh_markdown(report: RefreshReport) -> str:
+    """What "Refresh now" did: the summary, then one line per feed, a failed one marked."""
+    if not report.feeds:
+        return "**No subscriptions yet:** subscribe to a feed URL first."
+    lines = [f"**{md_text(report.summary())}**"]
+    lines += [feed_markdown(f) for f in report.feeds]
+    return "\n".join(lines)
+
+
+def feed_markdown(result: FeedResult) -> str:
+    """One feed's line of a refresh, as a list item; a failure (or a feed backing off) leads with a warning."""
+    mark = f"{REFUSAL_MARK} " if result.status in ("failed", "waiting") else ""
+    return f"- {mark}{md_text(result.line())}"
+
+
+def subscribed_markdown(result: FeedResult) -> str:
+    """The result of subscribing from the page: its first fetch, or why it was not subscribed."""
+    s = result.subscription
+    if result.status in ("failed", "waiting"):
+        return (
+            f"{REFUSAL_MARK} **Not subscribed to {md_text(s.url)}:** {md_text(result.error or result.line())}. "
+            "Nothing was added to the index."
+        )
+    return f"**Subscribed to {md_text(s.name)}.**\n{feed_markdown(result)}"

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import json
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import faiss
@@ -105,7 +104,10 @@ def test_ids_and_metadata(small_index):
     assert seed.id == expected_seed.id and seed.id.startswith("sha-")
     assert seed.text == expected_seed.text
     assert (seed.source, seed.authors, seed.published_at) == ("New York Times", ["Madeleine Ngo"], None)
-    assert seed.metadata == {"credits": expected_seed.metadata["credits"], "added_at": seed.metadata["added_at"]}
+    assert seed.metadata == {
+        "credits": expected_seed.metadata["credits"],
+        "added_at": seed.metadata["added_at"],
+    }
     assert datetime.fromisoformat(seed.metadata["added_at"]) <= datetime.now(UTC)
     for row in cnndm_rows(30):
         article = articles[row["id"]]
