@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test test-fast test-wheel lint bench eval eval-quick browser clean FORCE
+.PHONY: install llm run test test-fast test-wheel lint bench eval eval-quick browser clean FORCE
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,6 +29,14 @@ $(VENV)/.linked: $(BIN)/.installed $(VENV)/.package-files
 
 install: $(VENV)/.linked
 
+# The tests also run a real local LLM: llama-cpp-python builds from source (about 4 minutes on
+# 2 cores; pip keeps the built wheel in its cache for the next run). `make run` does not need it.
+$(BIN)/.llama-cpp: pyproject.toml | $(VENV)/.linked
+	$(BIN)/pip install -q -e '.[dev,llama-cpp]' --config-settings editable_mode=strict
+	touch $@
+
+llm: $(BIN)/.llama-cpp
+
 # The browser tests drive Debian's Chromium; install it when missing (needs root, as CI has).
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
@@ -36,11 +44,11 @@ browser:
 run: install
 	$(BIN)/newsrag serve
 
-test: install browser
+test: install llm browser
 	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
-test-fast: install
+test-fast: install llm
 	$(BIN)/python -m pytest -q -m "not slow" --deselect tests/ui/test_browser.py
 
 # The README's install path without a clone: build the wheel, install it (CPU torch first, no

@@ -334,7 +334,7 @@ class ExtractiveAnswerer(Answerer):
         for n, i in enumerate(chosen, 1):
             c = candidates[i]
             citations.append(citation(n, c))
-            sentences.append(AnswerSentence(text=c.span.text, citations=[n], supported=None))
+            sentences.append(AnswerSentence(text=c.span.text, citations=[n], supported=True))  # a quote
         text = " ".join(f"{s.text} [{s.citations[0]}]" for s in sentences)
         return Answer(
             question,

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -65,11 +65,18 @@ class Answerer(ABC):
     @abstractmethod
     def answer(self, request: AnswerRequest) -> Answer: ...
 
+    def stream(self, request: AnswerRequest) -> Iterator[str | Answer]:
+        """Text as it is written, then the final Answer last; answerers that do not stream yield only that."""
+        yield self.answer(request)
+
 
 AnswererFactory = Callable[["NewsRAG"], Answerer]
 
 # Built-in answerers, by import path so that naming them imports nothing.
-BUILT_IN = {DEFAULT_ANSWERER: "newsrag.rag.answer:ExtractiveAnswerer.from_engine"}
+BUILT_IN = {
+    DEFAULT_ANSWERER: "newsrag.rag.answer:ExtractiveAnswerer.from_engine",
+    "llm": "newsrag.rag.llm_answer:LLMAnswerer.from_engine",  # needs the `llm` setting
+}
 _registered: dict[str, AnswererFactory] = {}
 _lock = threading.Lock()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +61,7 @@ class NewsRAG:
         self.built: IngestReport | None = None  # set by open() when it had to build the index
         self.reload_error: str | None = None  # why the snapshot now live on disk is not the one served
         self._answerers: dict[str, Answerer] = {}
-        self._answerers_lock = threading.Lock()
+        self._answerers_lock = threading.RLock()  # an answerer may build on another (llm falls back to extractive)
         self._reloading = threading.Lock()
         self._next_check = 0.0
         self._serving: str | None = None  # what CURRENT named when the served corpus was loaded
@@ -206,6 +206,29 @@ class NewsRAG:
         answerer: str | None = None,
     ) -> Answer:
         """A cited answer; `history` holds the earlier user questions of the conversation, oldest first."""
+        chosen, request = self._request(question, history, filters, top_k, answerer)
+        return chosen.answer(request)
+
+    def ask_stream(
+        self,
+        question: str,
+        history: list[str] | None = None,
+        filters: Filters | None = None,
+        top_k: int | None = None,
+        answerer: str | None = None,
+    ) -> Iterator[str | Answer]:
+        """As `ask`, but the answerer's text as it is written first (an LLM's tokens), the Answer last."""
+        chosen, request = self._request(question, history, filters, top_k, answerer)
+        yield from chosen.stream(request)
+
+    def _request(
+        self,
+        question: str,
+        history: list[str] | None,
+        filters: Filters | None,
+        top_k: int | None,
+        answerer: str | None,
+    ) -> tuple[Answerer, AnswerRequest]:
         question = question.strip()
         if not question:
             raise NewsRagError("the question is empty: ask something about the articles")
@@ -215,9 +238,7 @@ class NewsRAG:
         retrieval_query = chosen.condense(question, history)
         bundle = QueryBundle(retrieval_query, embedding=self.embedder.get_query_embedding(retrieval_query))
         nodes = self.retrieve(bundle, filters, top_k, corpus=corpus)
-        return chosen.answer(
-            AnswerRequest(question, retrieval_query, nodes, corpus, history, bundle.embedding)
-        )
+        return chosen, AnswerRequest(question, retrieval_query, nodes, corpus, history, bundle.embedding)
 
     def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
         article = self.corpus.article(article_id)

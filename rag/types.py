@@ -70,7 +70,8 @@ class Citation:
 class AnswerSentence:
     text: str
     citations: list[int]
-    supported: bool | None = None  # None: not checked (extractive sentences are quotes)
+    supported: bool | None = None  # extractive quotes: True; generated: the claim check's verdict
+    problems: list[str] = field(default_factory=list)  # why the claim check did not support it
 
 
 @dataclass
@@ -88,6 +89,7 @@ class Answer:
     confidence: float = 0.0
     # Why it answered or refused: what the question asks for and the scores the refusal rules read.
     evidence: dict[str, Any] = field(default_factory=dict)
+    notice: str | None = None  # what the reader should know: e.g. the LLM failed and these are quotes
 
     def to_dict(self) -> dict[str, Any]:
         """The documented `newsrag ask --json` object; extend it, never rename its keys."""
@@ -104,6 +106,7 @@ class Answer:
             "closest": [asdict(s) for s in self.closest],
             "confidence": round(self.confidence, 4),
             "evidence": self.evidence,
+            "notice": self.notice,
         }
 
 

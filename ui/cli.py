@@ -318,6 +318,22 @@ answerer_option = click.option(
     metavar="NAME",
     help="Who writes the answer: a registered answerer (see `newsrag answerers`; env NEWSRAG_ANSWERER).",
 )
+llm_option = click.option(
+    "--llm",
+    type=click.Choice(["none", "llama-cpp", "openai"]),
+    help="Write answers with an LLM, every sentence checked against its source (env NEWSRAG_LLM; "
+    "openai: set llm_base_url / NEWSRAG_LLM_BASE_URL).",
+)
+
+
+def _choose(obj: Context, answerer: str | None, llm: str | None) -> None:
+    """--llm X (X not none) means the llm answerer, unless --answerer names another."""
+    obj.settings = obj.settings.replace(llm=llm)
+    if llm and llm != "none" and not answerer:
+        answerer = "llm"
+    if llm == "none" and not answerer and obj.settings.answerer == "llm":
+        answerer = "extractive"
+    obj.settings = obj.settings.replace(answerer=answerer)
 
 
 def _filters(source: tuple[str, ...], date_from: str | None, date_to: str | None) -> Any:
@@ -355,6 +371,7 @@ def with_filters(fn: Any) -> Any:
 @click.option("--top-k", type=int, help="Passages to draw the answer from.")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as one JSON object.")
 @answerer_option
+@llm_option
 @with_filters
 @click.pass_obj
 def ask(
@@ -364,15 +381,36 @@ def ask(
     top_k: int | None,
     as_json: bool,
     answerer: str | None,
+    llm: str | None,
     **filters: Any,
 ) -> None:
-    """Answer a question from the indexed articles, every sentence cited."""
-    obj.settings = obj.settings.replace(answerer=answerer)
-    answer = _engine(obj).ask(question, list(history), _filters(**filters), top_k)
+    """Answer a question from the indexed articles, every sentence cited (and checked, with --llm)."""
+    from newsrag.rag.types import Answer
+
+    _choose(obj, answerer, llm)
+    parts = _engine(obj).ask_stream(question, list(history), _filters(**filters), top_k)
+    answer: Answer | None = None
+    streamed = False
+    for part in parts:
+        if isinstance(part, Answer):
+            answer = part
+        elif not as_json and sys.stderr.isatty():  # tokens as they come; the checked answer follows
+            click.echo(part, nl=False, err=True)
+            streamed = True
+    assert answer is not None
+    if streamed:
+        click.echo("\n", err=True)
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
         return
-    click.echo(answer.text)
+    if answer.notice:
+        click.echo(f"note: {answer.notice}", err=True)
+    if answer.mode == "extractive" or answer.refused:
+        click.echo(answer.text)
+    else:
+        for sentence in answer.sentences:
+            mark = "" if sentence.supported else "  [unsupported: " + "; ".join(sentence.problems) + "]"
+            click.echo(sentence.text + mark)
     if answer.citations:
         click.echo()
         _print_citations(answer.citations)
@@ -456,6 +494,7 @@ class Refused(click.ClickException):
     help="Refresh the feed subscriptions this often while serving (e.g. 15m); the chat answers from them at once.",
 )
 @answerer_option
+@llm_option
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -466,6 +505,7 @@ def serve(
     no_auth: bool,
     refresh_every: float | None,
     answerer: str | None,
+    llm: str | None,
 ) -> None:
     """Open the chat in the browser at http://HOST:PORT; a missing index is first built from the sample corpus.
 
@@ -499,7 +539,7 @@ def serve(
         )
     if reach and no_auth:
         click.echo(f"Warning: serving without a password: {reach}.", err=True)
-    obj.settings = obj.settings.replace(answerer=answerer)
+    _choose(obj, answerer, llm)
     engine = _engine(obj, build_from=[SAMPLE_CORPUS])
     engine.answerer()  # an unknown --answerer fails here, before the server starts
     from newsrag.ui.app import serve as launch

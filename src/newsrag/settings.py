@@ -13,6 +13,7 @@ from newsrag.errors import NewsRagError
 from newsrag.index.settings import IndexSettings
 
 SUMMARY_METHODS = ("lead", "centrality")  # newsrag.rag.extractive_summary implements them
+LLM_BACKENDS = ("none", "llama-cpp", "openai")  # newsrag.rag.llms builds them
 
 
 @dataclass(frozen=True)
@@ -31,8 +32,19 @@ class Settings(IndexSettings):
     answer_sentences: int = 3
     summary_sentences: int = 3
     summary_method: str = "lead"  # "lead" or "centrality": see newsrag.rag.extractive_summary
+    # LLM answers (see newsrag.rag.llms): with an llm, the "llm" answerer writes and every sentence is checked
+    llm: str = "none"  # none, llama-cpp or openai
+    llm_model: str = ""  # a GGUF path (llama-cpp; default: the bundled SmolLM2) or a model name (openai)
+    llm_base_url: str = ""  # an OpenAI-compatible server, e.g. http://127.0.0.1:8080/v1
+    llm_api_key_env: str = "OPENAI_API_KEY"  # the environment variable holding its key, if it needs one
+    llm_timeout: float = 60.0  # seconds before a slow server's answer gives way to quotes
+    llm_max_tokens: int = 256
+    llm_context: int = 4096
+    drop_unsupported: bool = False  # leave out generated sentences the claim check does not support
 
     def __post_init__(self) -> None:
+        if self.llm not in LLM_BACKENDS:
+            raise NewsRagError(f"setting llm: {self.llm!r} is not one of {', '.join(LLM_BACKENDS)}")
         if self.summary_method not in SUMMARY_METHODS:
             raise NewsRagError(
                 f"setting summary_method: {self.summary_method!r} is not one of {', '.join(SUMMARY_METHODS)}"

@@ -1,0 +1,112 @@
+"""Claim checks: does a generated sentence say only what the passages it cites say?
+
+Hard checks first, each enough to fail a sentence, because they catch what a small LLM gets
+wrong (it turned "2,000 officers remain" into "2" and put one official's words in another's
+mouth): every number, year, month and name in the sentence must occur in a cited passage;
+words it quotes must occur there verbatim; a quote it attributes ("X said") must be said by X
+there (X named in the sentence holding the quote or the one before). Then semantic support:
+`SupportChecker`'s mix of n-gram precision and cosine, with its FRANK-fitted threshold.
+A sentence that cites nothing is unsupported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from newsrag.rag.answer_types import named_in
+from newsrag.rag.sentences import split_sentences
+from newsrag.rag.support import SupportChecker
+from newsrag.rag.types import Embed
+from newsrag.rag.words import DIGITS
+
+_NUMBER_WORDS = re.compile(
+    r"\b(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundred|thousand|million|billion|dozen)\b",
+    re.I,
+)
+_MONTH = re.compile(
+    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I
+)
+_QUOTED = re.compile(r"[\"“]([^\"”]{4,}?)[\"”]|(?<!\w)[‘']([^’']{8,}?)[’'](?!\w)")
+_SAID = re.compile(
+    r"\b(said|says|told|added|warned|insisted|claimed|wrote|tweeted|explained|admitted|announced|called)\b",
+    re.I,
+)
+_SPACE = re.compile(r"\s+")
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+
+@dataclass(frozen=True)
+class ClaimCheck:
+    """One sentence's verdict, and why it failed when it did."""
+
+    supported: bool
+    score: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+
+def _norm(text: str) -> str:
+    return _SPACE.sub(
+        " ", text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
+    ).lower()
+
+
+class ClaimChecker:
+    """Checks generated sentences against the passages they cite."""
+
+    def __init__(self, embed: Embed, support: SupportChecker | None = None) -> None:
+        self.support = support or SupportChecker(embed)
+
+    def hard_problems(self, claim: str, passage: str) -> list[str]:
+        """What the claim states that the passage does not: numbers, months, names, quoted words, speakers."""
+        problems: list[str] = []
+        text = _norm(passage)
+        digits = {d.replace(",", "") for d in DIGITS.findall(passage)}
+        for number in DIGITS.findall(claim):
+            if number.replace(",", "") not in digits:
+                problems.append(f"the number {number} is not in the cited passage")
+        for word in _NUMBER_WORDS.findall(claim) + _MONTH.findall(claim):
+            if not re.search(rf"\b{re.escape(word.lower())}\b", text):
+                problems.append(f"'{word}' is not in the cited passage")
+        for name in named_in(claim):
+            parts = [p for p in re.split(r"[\s-]+", name) if len(p) > 2]
+            if parts and not any(p.lower() in text for p in parts):
+                problems.append(f"the name '{name}' is not in the cited passage")
+        for quoted in (m.group(1) or m.group(2) for m in _QUOTED.finditer(claim)):
+            if _norm(quoted).strip(" .,") not in text:
+                problems.append(f"the quoted words “{quoted}” are not in the cited passage")
+            else:
+                problems += self._speaker_problems(claim, quoted, passage)
+        return problems
+
+    def _speaker_problems(self, claim: str, quoted: str, passage: str) -> list[str]:
+        """A quote the claim attributes must be attributed to the same person in the passage."""
+        if not _SAID.search(claim):
+            return []
+        outside = _norm(claim).replace(_norm(quoted), " ")
+        speakers = [n for n in named_in(claim) if _norm(n) in outside]
+        if not speakers:
+            return []
+        sentences = split_sentences(passage)
+        target = _norm(quoted).strip(" .,")
+        for k, span in enumerate(sentences):
+            if target in _norm(span.text):
+                context = _norm((sentences[k - 1].text + " " if k else "") + span.text)
+                if not any(any(p.lower() in context for p in s.split() if len(p) > 2) for s in speakers):
+                    return [f"the passage does not give these words to {' or '.join(speakers)}"]
+                return []
+        return []
+
+    def check(self, claim: str, passages: Sequence[str]) -> ClaimCheck:
+        """The claim against its cited passages together; no passage means unsupported."""
+        claim = _MARKER.sub("", claim).strip()
+        if not passages:
+            return ClaimCheck(False, 0.0, ["the sentence cites no source"])
+        joined = "\n".join(passages)
+        problems = self.hard_problems(claim, joined)
+        support = self.support.check(claim, joined)
+        if not support.supported and not problems:
+            problems.append("the cited passage does not say this (weak textual and semantic match)")
+        return ClaimCheck(not problems, support.score, problems)
