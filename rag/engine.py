@@ -61,7 +61,8 @@ class NewsRAG:
         self.built: IngestReport | None = None  # set by open() when it had to build the index
         self.reload_error: str | None = None  # why the snapshot now live on disk is not the one served
         self._answerers: dict[str, Answerer] = {}
-        self._answerers_lock = threading.RLock()  # an answerer may build on another (llm falls back to extractive)
+        # Re-entrant: an answerer may build on another (the llm one falls back to the extractive one).
+        self._answerers_lock = threading.RLock()
         self._reloading = threading.Lock()
         self._next_check = 0.0
         self._serving: str | None = None  # what CURRENT named when the served corpus was loaded

@@ -33,7 +33,9 @@ def main() -> None:
     checker = ClaimChecker(embedder.encode)
     texts = {r["id"]: r["text"] for r in read_jsonl(SAMPLE_CORPUS / "cnndm" / "articles.jsonl")}
     peers = {r["id"]: r for r in read_jsonl(CNNDM_DIR / "peer_summaries.jsonl")}
-    judgements = [j for j in read_jsonl(CNNDM_DIR / "factuality.jsonl") if j["id"] in texts and j["id"] in peers]
+    judgements = [
+        j for j in read_jsonl(CNNDM_DIR / "factuality.jsonl") if j["id"] in texts and j["id"] in peers
+    ]
     by_article: dict[str, list[dict]] = defaultdict(list)
     for j in judgements:
         by_article[j["id"]].append(j)
@@ -45,7 +47,8 @@ def main() -> None:
         for j in rows:
             sentences = [detokenize_ptb(s) for s in _peer_sentences(peers[article_id][j["system"]])]
             checked[(article_id, j["system"])] = [
-                (checker.support.check(s, text, vectors).score, len(checker.hard_problems(s, text))) for s in sentences
+                (checker.support.check(s, text, vectors).score, len(checker.hard_problems(s, text)))
+                for s in sentences
             ]
 
     def score(key: tuple[str, str], penalty: float) -> float:
