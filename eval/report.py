@@ -15,7 +15,7 @@ def table(result: SuiteResult, columns: list[str] | None = None) -> str:
     """A markdown table: systems as rows, figures as columns (fractions shown as percentages)."""
     if not result.rows:
         return "_no rows_"
-    columns = columns or list(next(iter(result.rows.values())))
+    columns = columns or list(dict.fromkeys(c for figures in result.rows.values() for c in figures))
     scale = 100 if SUITE_BY_NAME[result.name].percent else 1
     lines = ["| system | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
     for system, figures in result.rows.items():

@@ -148,6 +148,12 @@ def qa_suite(
             record["set"] = label or "qa"
         result.rows[system + suffix] = _qa_row(records, answerable)
         all_records += records
+        if engine.settings.llm != "none":  # the same questions answered by the LLM, every sentence checked
+            llm_records = _qa_records(engine, qa_items, titles, answerer="llm")
+            result.rows[f"newsrag llm ({engine.settings.llm}){suffix}"] = {
+                **_qa_row(llm_records, answerable),
+                **_llm_figures(llm_records, answerable),
+            }
         for baseline in baselines:
             result.rows[baseline.name + suffix] = _qa_row(
                 _baseline_records(baseline, qa_items, titles), answerable
@@ -165,13 +171,15 @@ def qa_suite(
     return result
 
 
-def _qa_records(engine: NewsRAG, items: list[QAItem], titles: dict[str, str]) -> list[dict[str, Any]]:
+def _qa_records(
+    engine: NewsRAG, items: list[QAItem], titles: dict[str, str], answerer: str | None = None
+) -> list[dict[str, Any]]:
     records = []
     for item in items:
         # A follow-up is asked as the chat asks it: after its earlier turns, of the same engine.
         for k, turn in enumerate(item.history):
-            engine.ask(turn, item.history[:k])
-        answer = engine.ask(item.question, item.history)
+            engine.ask(turn, item.history[:k], answerer=answerer)
+        answer = engine.ask(item.question, item.history, answerer=answerer)
         reply = " ".join(s.text for s in answer.sentences)
         gold = resolve_gold(item.article, titles)
         cites = (
@@ -191,9 +199,31 @@ def _qa_records(engine: NewsRAG, items: list[QAItem], titles: dict[str, str]) ->
                 "citation_precision": cites.precision if cites and answer.citations else None,
                 "citation_recall": cites.recall if cites else None,
                 "answer": answer.text,
+                "mode": answer.mode,
+                "flagged": sum(s.supported is False for s in answer.sentences),
+                "sentences": len(answer.sentences),
+                "correct_after_drop": bool(
+                    item.answerable
+                    and not answer.refused
+                    and answer_contains(
+                        " ".join(s.text for s in answer.sentences if s.supported), item.answers
+                    )
+                ),
             }
         )
     return records
+
+
+def _llm_figures(records: list[dict[str, Any]], answerable: int) -> dict[str, float]:
+    """What the claim check did to the LLM's answers: flagged sentences, accuracy without them, fallbacks."""
+    written = [r for r in records if r["mode"] == "llm"]
+    sentences = sum(r["sentences"] for r in written)
+    return {
+        "sentences flagged": sum(r["flagged"] for r in written) / max(sentences, 1),
+        "accuracy, flagged dropped": sum(r["correct_after_drop"] for r in records) / max(answerable, 1),
+        "fell back to quotes": sum(r["mode"] != "llm" and not r["refused"] for r in records)
+        / max(len(records), 1),
+    }
 
 
 def _baseline_records(

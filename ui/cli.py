@@ -608,6 +608,7 @@ def answerers() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Report folder (default: eval-reports/<time>).",
 )
+@llm_option
 @click.pass_obj
 def evaluate(
     obj: Context,
@@ -616,11 +617,14 @@ def evaluate(
     suites: tuple[str, ...],
     baselines: tuple[str, ...],
     out: Path | None,
+    llm: str | None,
 ) -> None:
     """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
     from datetime import datetime
 
     from newsrag.eval.runner import run_eval
+
+    obj.settings = obj.settings.replace(llm=llm)  # with an LLM the qa suite adds its checked row
 
     out = out or Path("eval-reports") / datetime.now().strftime("%Y%m%d-%H%M%S")
     run = run_eval(

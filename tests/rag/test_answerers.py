@@ -124,7 +124,7 @@ def test_an_installed_package_adds_an_answerer_by_entry_point(tmp_path, small_in
     env = {**os.environ, "PYTHONPATH": str(site)}
     listed = subprocess.run([NEWSRAG, "answerers"], env=env, capture_output=True, text=True, timeout=120)
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.split() == ["extractive", "one-sentence"]
+    assert listed.stdout.split() == ["extractive", "llm", "one-sentence"]
 
     # ...and an engine answers with it, as installed in this process.
     monkeypatch.syspath_prepend(str(site))
