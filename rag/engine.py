@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from llama_index.core.schema import NodeWithScore, QueryBundle
 
@@ -25,6 +26,9 @@ from newsrag.rag.sentences import SentenceSplitCache
 from newsrag.rag.summarize import summarize_article, summarize_topic
 from newsrag.rag.types import Answer, Summary
 from newsrag.settings import Settings
+
+if TYPE_CHECKING:
+    from newsrag.rag.llm_summary import LLMSummarizer
 
 log = logging.getLogger(__name__)
 
@@ -242,20 +246,33 @@ class NewsRAG:
         return chosen, AnswerRequest(question, retrieval_query, nodes, corpus, history, bundle.embedding)
 
     def summarize_article(self, article_id: str, sentences: int | None = None) -> Summary:
+        """The article's summary: extractive, or written by the configured LLM with every sentence checked."""
         article = self.corpus.article(article_id)
-        return summarize_article(
-            article,
-            self.embedder.encode,
-            sentences or self.settings.summary_sentences,
-            self.splits,
-            self.settings.summary_method,
+        n = sentences or self.settings.summary_sentences
+        summary = summarize_article(
+            article, self.embedder.encode, n, self.splits, self.settings.summary_method
         )
+        writer = self._llm_summarizer()
+        return writer.article(article, summary, n) if writer else summary
 
     def summarize_topic(self, topic: str, filters: Filters | None = None, max_articles: int = 6) -> Summary:
         corpus = self.corpus
         hits = corpus.retriever.with_options(filters=filters, top_k=max_articles * 3, per_article=2).retrieve(
             QueryBundle(topic)
         )
-        return summarize_topic(
+        summary = summarize_topic(
             topic, hits, corpus.article, self.embedder.encode, self.splits, max_articles=max_articles
         )
+        writer = self._llm_summarizer()
+        return writer.topic(topic, summary) if writer else summary
+
+    def _llm_summarizer(self) -> LLMSummarizer | None:
+        """The LLM's summariser when an LLM is configured (it shares the llm answerer's model)."""
+        if self.settings.llm == "none":
+            return None
+        from newsrag.rag.llm_answer import LLMAnswerer
+        from newsrag.rag.llm_summary import LLMSummarizer
+
+        answerer = self.answerer("llm")
+        assert isinstance(answerer, LLMAnswerer)
+        return LLMSummarizer(answerer.llm, answerer.checker, self.splits)

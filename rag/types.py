@@ -121,9 +121,13 @@ class Summary:
     topic: str | None = None
     first_date: str | None = None
     last_date: str | None = None
+    mode: str = "extractive"  # or "llm": written by an LLM, every sentence checked
+    notice: str | None = None  # e.g. the LLM failed and this is the extractive summary
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "mode": self.mode,
+            "notice": self.notice,
             "topic": self.topic,
             "summary": self.text,
             "sentences": [asdict(s) for s in self.sentences],

@@ -421,6 +421,7 @@ def ask(
 @click.option("--topic", help="Summarise what the articles say about a topic instead of one article.")
 @click.option("--sentences", type=int, help="Sentences in a single-article summary.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON object.")
+@llm_option
 @with_filters
 @click.pass_obj
 def summarize(
@@ -429,11 +430,13 @@ def summarize(
     topic: str | None,
     sentences: int | None,
     as_json: bool,
+    llm: str | None,
     **filters: Any,
 ) -> None:
-    """Summarise one article (by id) or a topic across articles, with citations."""
+    """Summarise one article (by id) or a topic across articles, with citations (written and checked, with --llm)."""
     if bool(article_id) == bool(topic):
         raise click.UsageError("give either an ARTICLE_ID or --topic")
+    obj.settings = obj.settings.replace(llm=llm)
     engine = _engine(obj)
     if topic:
         summary = engine.summarize_topic(topic, _filters(**filters))
@@ -442,7 +445,12 @@ def summarize(
     if as_json:
         click.echo(json.dumps(summary.to_dict(), ensure_ascii=False, indent=2))
         return
+    if summary.notice:
+        click.echo(f"note: {summary.notice}", err=True)
     click.echo(summary.text)
+    unsupported = [s for s in summary.sentences if s.supported is False]
+    for sentence in unsupported:
+        click.echo(f"unsupported: {sentence.text} ({'; '.join(sentence.problems)})", err=True)
     click.echo()
     _print_citations(summary.citations)
 

@@ -194,3 +194,20 @@ def test_the_openai_compatible_server_answers_with_every_sentence_checked(rag_in
     follow = engine.ask("What did the mayor say about it?", [SEED_QUESTION])
     assert_checked_answer(engine, follow)
     assert follow.retrieval_query != "What did the mayor say about it?"  # condensed with the conversation
+
+
+def test_llm_summaries_are_checked_sentence_by_sentence_or_fall_back_to_extractive(local_engine):
+    seed = next(a for a in local_engine.catalog.articles() if a.title == SEED_TITLE)
+    summary = local_engine.summarize_article(seed.id)
+    data = json.loads(json.dumps(summary.to_dict()))
+    assert {"mode", "notice", "sentences", "citations"} <= set(data)
+    if summary.mode == "llm":
+        assert all(isinstance(s.supported, bool) for s in summary.sentences)
+        assert any(s.supported for s in summary.sentences)
+    else:
+        assert summary.notice and summary.sentences
+    for citation in summary.citations:
+        assert seed.text[citation.start : citation.end] == citation.sentence
+    topic = local_engine.summarize_topic("Nepal earthquake")
+    assert topic.topic == "Nepal earthquake" and topic.text.count("\n- ") >= 1
+    assert all(s.citations for s in topic.sentences)
