@@ -134,6 +134,28 @@ def test_a_server_that_returns_garbage_gives_the_quotes_with_a_notice(rag_index,
         server.shutdown()
 
 
+class Slow(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        time.sleep(5)  # past the client's llm_timeout
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_slow_server_gives_the_quotes_with_a_notice_after_the_timeout(rag_index, embedder):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        settings = rag_index.replace(llm="openai", answerer="llm", llm_base_url=base, llm_timeout=1.0)
+        started = time.monotonic()
+        answer = NewsRAG(settings, embedder).ask(SEED_QUESTION)
+        assert answer.mode == "extractive" and "the LLM failed" in answer.notice
+        assert time.monotonic() - started < 15  # no retries past the timeout
+    finally:
+        server.shutdown()
+
+
 CANARY = Article(
     id="canary-harbour",
     title="Zorbleton harbour wall repaired",
