@@ -275,4 +275,4 @@ class NewsRAG:
 
         answerer = self.answerer("llm")
         assert isinstance(answerer, LLMAnswerer)
-        return LLMSummarizer(answerer.llm, answerer.checker, self.splits)
+        return LLMSummarizer(answerer.llm, answerer.checker, self.splits, answerer.lock)

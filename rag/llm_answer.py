@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
@@ -63,10 +65,18 @@ class LLMAnswerer(Answerer):
     name = "llm"
 
     def __init__(
-        self, llm: LLM, checker: ClaimChecker, fallback: ExtractiveAnswerer, drop_unsupported: bool
+        self,
+        llm: LLM,
+        checker: ClaimChecker,
+        fallback: ExtractiveAnswerer,
+        drop_unsupported: bool,
+        one_at_a_time: bool = False,
     ) -> None:
         self.llm, self.checker, self.fallback = llm, checker, fallback
         self.drop_unsupported = drop_unsupported
+        # llama.cpp's model in this process aborts the whole process when two generations run at
+        # once (GGML_ASSERT): with it, one generation at a time; a server queues its own requests.
+        self.lock: AbstractContextManager[object] = threading.Lock() if one_at_a_time else nullcontext()
 
     @classmethod
     def from_engine(cls, engine: NewsRAG) -> LLMAnswerer:
@@ -79,7 +89,11 @@ class LLMAnswerer(Answerer):
             )
         fallback = engine.answerer("extractive")
         assert isinstance(fallback, ExtractiveAnswerer)
-        return cls(llm, ClaimChecker(engine.embedder.encode), fallback, engine.settings.drop_unsupported)
+        settings = engine.settings
+        checker = ClaimChecker(engine.embedder.encode)
+        return cls(
+            llm, checker, fallback, settings.drop_unsupported, one_at_a_time=settings.llm == "llama-cpp"
+        )
 
     def condense(self, question: str, history: list[str]) -> str:
         """A follow-up rewritten by the LLM into a standalone question; the term-carrying rule if it fails."""
@@ -87,14 +101,15 @@ class LLMAnswerer(Answerer):
             return question
         turns = "\n".join(f"User: {h}" for h in history[-3:])
         try:
-            reply = self.llm.chat(
-                [
-                    ChatMessage(role=MessageRole.SYSTEM, content=CONDENSE),
-                    ChatMessage(
-                        role=MessageRole.USER, content=f"{turns}\nUser: {question}\nRewritten question:"
-                    ),
-                ]
-            )
+            with self.lock:
+                reply = self.llm.chat(
+                    [
+                        ChatMessage(role=MessageRole.SYSTEM, content=CONDENSE),
+                        ChatMessage(
+                            role=MessageRole.USER, content=f"{turns}\nUser: {question}\nRewritten question:"
+                        ),
+                    ]
+                )
             rewritten = (
                 (reply.message.content or "").strip().splitlines()[0].strip() if reply.message.content else ""
             )
@@ -118,11 +133,12 @@ class LLMAnswerer(Answerer):
             return
         text = ""
         try:
-            for chunk in self.llm.stream_chat(self.messages(request)):
-                delta = chunk.delta or ""
-                text += delta
-                if delta:
-                    yield delta
+            with self.lock:
+                for chunk in self.llm.stream_chat(self.messages(request)):
+                    delta = chunk.delta or ""
+                    text += delta
+                    if delta:
+                        yield delta
         except Exception as exc:
             log.warning("the LLM failed: %s", exc)
             yield self._fallen_back(

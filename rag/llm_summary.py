@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from contextlib import AbstractContextManager, nullcontext
 
 from llama_index.core.base.llms.types import ChatMessage, MessageRole
 from llama_index.core.llms import LLM
@@ -33,16 +34,24 @@ _MARKER = re.compile(r"\[(\d+)\]")
 
 
 class LLMSummarizer:
-    def __init__(self, llm: LLM, checker: ClaimChecker, splits: SentenceSplitCache) -> None:
+    def __init__(
+        self,
+        llm: LLM,
+        checker: ClaimChecker,
+        splits: SentenceSplitCache,
+        lock: AbstractContextManager[object] | None = None,
+    ) -> None:
         self.llm, self.checker, self.splits = llm, checker, splits
+        self.lock = lock or nullcontext()  # the answerer's: one llama.cpp generation at a time
 
     def _write(self, prompt: str) -> str:
-        reply = self.llm.chat(
-            [
-                ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM),
-                ChatMessage(role=MessageRole.USER, content=prompt),
-            ]
-        )
+        with self.lock:
+            reply = self.llm.chat(
+                [
+                    ChatMessage(role=MessageRole.SYSTEM, content=SYSTEM),
+                    ChatMessage(role=MessageRole.USER, content=prompt),
+                ]
+            )
         return (reply.message.content or "").strip()
 
     def _checked(self, text: str, citations: list[Citation]) -> list[AnswerSentence]:

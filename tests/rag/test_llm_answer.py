@@ -233,3 +233,17 @@ def test_llm_summaries_are_checked_sentence_by_sentence_or_fall_back_to_extracti
     topic = local_engine.summarize_topic("Nepal earthquake")
     assert topic.topic == "Nepal earthquake" and topic.text.count("\n- ") >= 1
     assert all(s.citations for s in topic.sentences)
+
+
+def test_concurrent_questions_to_the_local_model_take_turns(local_engine):
+    # Two llama.cpp generations at once abort the process (GGML_ASSERT); the answerer serialises them.
+    from concurrent.futures import ThreadPoolExecutor
+
+    questions = [
+        SEED_QUESTION,
+        "What did the mayor of Minneapolis say?",
+        "Who is the White House border czar?",
+    ]
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(local_engine.ask, questions))
+    assert [a.question for a in answers] == questions
