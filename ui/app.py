@@ -25,6 +25,7 @@ from newsrag.index.refresh import RefreshReport, refresh
 from newsrag.index.subscriptions import SubscriptionError, Subscriptions
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.filters import Filters
+from newsrag.rag.types import Answer
 from newsrag.settings import Settings
 from newsrag.ui import render
 from newsrag.ui.limits import (
@@ -55,6 +56,14 @@ PRIVATE: dict[str, Any] = {"api_visibility": "private"}  # every event but /ask 
 # ...but these, which scripts (and the tests) may call by name with gradio_client. They stay off the
 # API page; they are no easier to reach than a private event, which the page itself calls by index.
 SCRIPTED: dict[str, Any] = {"api_visibility": "undocumented"}
+MODE_INFO = (
+    "Extractive quotes the articles; LLM writes an answer from them and checks each sentence against "
+    "the passage it cites, marking one that fails. Other answerers appear here once installed."
+)
+MODE_INFO_NO_LLM = (
+    "Extractive quotes the articles. For LLM answers start the app with --llm llama-cpp (or openai); "
+    "other answerers appear here once installed."
+)
 NO_ARTICLE = '<div class="nr-empty">Click an article in the list to read it with its summary.</div>'
 
 INTRO = (
@@ -78,6 +87,8 @@ CSS = """
   border-radius: 8px; font-weight: 600; }
 .nr-closest { border-style: dashed; }
 .nr-empty { color: var(--body-text-color-subdued); font-style: italic; padding: 8px 2px; }
+/* In a reply only a sentence its sources do not support is in italics (render.sentence_markdown). */
+#nr-chat em { text-decoration: underline wavy #f97316; text-underline-offset: 3px; }
 #nr-chat blockquote { border-left: 4px solid #f97316; background: #fff7ed; color: #9a3412;
   padding: 6px 10px; margin: 0; }
 .nr-article h2 { margin: 0 0 4px; font-size: 1.25em; }
@@ -211,9 +222,16 @@ class NewsApp:
 
     @property
     def modes(self) -> list[str]:
-        """The answerers to choose from; a configured one that is unknown stays listed, so the chat can say so."""
-        names = self.engine.answerer_names()
+        """The answerers to choose from; a configured one that is unknown stays listed, so the chat can say so.
+
+        "llm" is left out without an `llm` setting, which it cannot work without.
+        """
+        names = [n for n in self.engine.answerer_names() if n != "llm" or self.settings.llm != "none"]
         return names if self.settings.answerer in names else [*names, self.settings.answerer]
+
+    def mode_label(self, name: str) -> str:
+        """What the mode control shows for answerer `name`: the LLM's with its backend."""
+        return f"LLM ({self.settings.llm}), checked" if name == "llm" else name
 
     def sources(self) -> list[str]:
         return sorted({a.source for a in self.engine.catalog.articles() if a.source})
@@ -230,28 +248,44 @@ class NewsApp:
         top_k: float | None = None,
         mode: str | None = None,
     ) -> Iterator[tuple[str, str]]:
-        """Answer one chat message, streaming the reply sentence by sentence; the side panel gets its sources."""
+        """Answer one chat message, streaming the reply; the side panel gets its sources.
+
+        An LLM's text grows in the chat as it is written, then gives way to the checked answer;
+        quotes come sentence by sentence.
+        """
+        written = ""
         try:
             question = question_of(message)
             if not question:
                 yield "Type a question about the articles.", render.EMPTY_SOURCES
                 return
             filters = make_filters(sources, date_from, date_to)
-            answer = self.engine.ask(
+            for part in self.engine.ask_stream(
                 question,
                 earlier_questions(user_questions(history or [])),
                 filters if filters.active else None,
                 max(1, min(MAX_TOP_K, int(top_k))) if top_k else None,
                 answerer=mode or None,
-            )
+            ):
+                if isinstance(part, Answer):
+                    answer = part
+                    break
+                # The old sources would pass for this answer's: the panel says they are coming.
+                yield render.writing_markdown(written + part), (gr.skip() if written else render.CHECKING)
+                written += part
+            else:
+                raise NewsRagError(f"answerer '{mode or self.settings.answerer}' gave no answer")
         except (ValueError, NewsRagError) as exc:
             # Said in the chat: an exception here would leave the chat blank and its textbox locked.
             yield (
                 notice(f"{exc} (see Answer settings)" if isinstance(exc, ValueError) else str(exc)),
-                gr.skip(),
+                render.EMPTY_SOURCES if written else gr.skip(),
             )
             return
         panel = render.sources_html(answer)
+        if written:  # the reader watched it being written: the checked answer replaces it at once
+            yield render.answer_markdown(answer), panel
+            return
         for i, partial in enumerate(render.answer_stream(answer)):
             if i:
                 time.sleep(STREAM_PAUSE)
@@ -489,10 +523,10 @@ def answer_settings(app: NewsApp) -> list[str | gr.components.Component]:
         gr.Textbox(label="To date", placeholder="YYYY-MM-DD", render=False),
         gr.Slider(1, 20, value=app.settings.top_k, step=1, label="Passages to draw on (top-k)", render=False),
         gr.Dropdown(
-            app.modes,
+            [(app.mode_label(name), name) for name in app.modes],
             value=app.settings.answerer,
             label="Answer mode",
-            info="Extractive quotes the articles; other answerers appear here once installed.",
+            info=MODE_INFO if app.settings.llm != "none" else MODE_INFO_NO_LLM,
             render=False,
         ),
     ]

@@ -1,9 +1,10 @@
 """Pure functions turning answers, summaries and articles into safe HTML and chat markdown.
 
-Every string that comes from an article or an upload (title, text, source, authors, url, file
-name, error) is escaped here for the sink it meets: `esc` for gr.HTML, which renders raw HTML;
-`md_text` for gr.Markdown and the chat, which render Markdown; `safe_url` for an href, which
-only an http(s) URL becomes (any other is shown as text).
+Every string that comes from an article, an upload or an LLM (title, text, source, authors, url,
+file name, error, generated sentence, claim-check problem, notice) is escaped here for the sink
+it meets: `esc` for gr.HTML, which renders raw HTML; `md_text` for gr.Markdown and the chat,
+which render Markdown; `safe_url` for an href, which only an http(s) URL becomes (any other is
+shown as text).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from newsrag.index.ingest import IngestReport
 from newsrag.index.refresh import FeedResult, RefreshReport
 from newsrag.index.subscriptions import Subscription
 from newsrag.rag.filters import Filters
-from newsrag.rag.types import Answer, Citation, Source, Summary
+from newsrag.rag.types import Answer, AnswerSentence, Citation, Source, Summary
 
 EMPTY_SOURCES = (
     '<div class="nr-empty">Sources of the answer appear here: each <b>[n]</b> in the answer '
@@ -90,10 +91,37 @@ def meta_line(source: str | None, published_at: str | None, url: str | None) -> 
 
 # --- chat --------------------------------------------------------------------
 
+UNSUPPORTED_MARK = "\u26a0\ufe0f"  # warning sign before a generated sentence its sources do not support
+WRITING_MARK = "\u258d"  # a cursor after text an LLM is still writing, before it is checked
+CHECKING = (
+    '<div class="nr-empty">The answer is being written; its sources appear here once every '
+    "sentence is checked against them.</div>"
+)
+CITE_MARKER = re.compile(r"\s*\[(\d+)\]")
 
-def sentence_markdown(text: str, citations: Sequence[int]) -> str:
-    marks = "".join(f"\\[{n}\\]" for n in citations)
-    return f"{md_text(text)} **{marks}**" if marks else md_text(text)
+
+def shown_sentence(text: str, citations: Sequence[int]) -> str:
+    """The sentence without the [n] it cites written inline (an LLM writes them), which its bold marks show."""
+    cited = set(citations)
+    return CITE_MARKER.sub(lambda m: "" if int(m.group(1)) in cited else m.group(0), text).strip()
+
+
+def sentence_markdown(sentence: AnswerSentence) -> str:
+    """One sentence and its bold [n]; one its sources do not support is flagged, in italics, with why."""
+    marks = "".join(f"\\[{n}\\]" for n in sentence.citations)
+    text = md_text(shown_sentence(sentence.text, sentence.citations))
+    cited = f" **{marks}**" if marks else ""
+    if sentence.supported is not False:
+        return f"{text}{cited}"
+    why = "; ".join(sentence.problems) or "its sources do not say this"
+    # Emphasis only around non-empty text, or the asterisks would show; md_text leaves no * of its own.
+    flagged = f"*{text}*" if text else ""
+    return f"{UNSUPPORTED_MARK} {flagged}{cited} {md_text(f'(unsupported: {why})')}"
+
+
+def notice_markdown(answer: Answer) -> str:
+    """The answer's notice (e.g. the LLM failed and these are quotes) as a quoted warning line, or nothing."""
+    return f"> {REFUSAL_MARK} {md_text(answer.notice)}\n\n" if answer.notice else ""
 
 
 def answer_markdown(answer: Answer) -> str:
@@ -101,16 +129,21 @@ def answer_markdown(answer: Answer) -> str:
     if answer.refused or not answer.sentences:
         head, sep, rest = answer.text.partition(". ")
         text = f"**{md_text(head)}.** {md_text(rest)}" if sep else f"**{md_text(answer.text)}**"
-        return f"> {REFUSAL_MARK} {text}"
-    return " ".join(sentence_markdown(s.text, s.citations) for s in answer.sentences)
+        return f"{notice_markdown(answer)}> {REFUSAL_MARK} {text}"
+    return notice_markdown(answer) + " ".join(sentence_markdown(s) for s in answer.sentences)
 
 
 def answer_stream(answer: Answer) -> Iterator[str]:
     """Growing prefixes of the reply, one sentence more each time, ending with the whole reply."""
     if not answer.refused and answer.sentences:
         for i in range(1, len(answer.sentences)):
-            yield " ".join(sentence_markdown(s.text, s.citations) for s in answer.sentences[:i])
+            yield notice_markdown(answer) + " ".join(sentence_markdown(s) for s in answer.sentences[:i])
     yield answer_markdown(answer)
+
+
+def writing_markdown(text: str) -> str:
+    """Text an LLM is still writing, escaped like any other, with a cursor: it is not yet checked."""
+    return f"{md_text(text.strip())} {WRITING_MARK}"
 
 
 # --- source cards ------------------------------------------------------------
@@ -204,8 +237,14 @@ def sources_html(answer: Answer) -> str:
             f'<div class="nr-refusal-head">{REFUSAL_MARK} The articles don\u2019t answer this. '
             f"Closest articles:</div>{cards}</div>"
         )
-    cards = "".join(passage_card(group) for group in by_passage(answer.citations))
+    cards = "".join(passage_card(group) for group in by_passage(cited_only(answer)))
     return f'<div class="nr-sources">{question}{cards}</div>'
+
+
+def cited_only(answer: Answer) -> list[Citation]:
+    """The citations some sentence cites: an LLM's answer numbers every passage it was given, cited or not."""
+    cited = {n for s in answer.sentences for n in s.citations}
+    return [c for c in answer.citations if c.n in cited] or answer.citations
 
 
 # --- articles and summaries --------------------------------------------------
