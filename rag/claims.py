@@ -15,6 +15,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from newsrag.rag.answer_types import named_in
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.support import SupportChecker
@@ -51,6 +53,13 @@ def _norm(text: str) -> str:
     return _SPACE.sub(
         " ", text.replace("’", "'").replace("‘", "'").replace("“", '"').replace("”", '"')
     ).lower()
+
+
+# Faithfulness score weights, fitted on FRANK's 375 validation judgements (a 3x3x3x4x4 grid by Pearson:
+# `python -m newsrag.eval.scripts.faithfulness_tuning`): cosine to the closest source sentence,
+# n-gram precision against the whole source and against its three closest sentences, and a
+# penalty per hard problem (a number, month, name or quote the source lacks).
+FAITHFULNESS = {"semantic": 0.3, "lexical": 0.5, "aligned": 0.5, "problem": 0.06}
 
 
 class ClaimChecker:
@@ -98,6 +107,21 @@ class ClaimChecker:
                     return [f"the passage does not give these words to {' or '.join(speakers)}"]
                 return []
         return []
+
+    def faithfulness(self, claim: str, source: str, sentences: Sequence[str], vectors: np.ndarray) -> float:
+        """How faithful a claim is to a long source (an article), for ranking: higher is more faithful.
+
+        `sentences` are the source's sentences and `vectors` their embeddings (computed once per source).
+        """
+        w = FAITHFULNESS
+        similarities = vectors @ np.asarray(self.support.embed([claim])[0])
+        closest = " ".join(sentences[i] for i in sorted(np.argsort(-similarities)[:3]))
+        return float(
+            w["semantic"] * similarities.max()
+            + w["lexical"] * self.support.lexical(claim, source)
+            + w["aligned"] * self.support.lexical(claim, closest)
+            - w["problem"] * len(self.hard_problems(claim, source))
+        )
 
     def check(self, claim: str, passages: Sequence[str]) -> ClaimCheck:
         """The claim against its cited passages together; no passage means unsupported."""

@@ -7,6 +7,9 @@ precision and cosine), and the hard problems ClaimChecker finds (a number, month
 words the article lacks). A summary's score is the mean over its sentences of
 `support - penalty * problems`; the penalty is chosen on the 375 validation judgements, and
 Pearson/Spearman against human factuality are printed for both splits beside the unigram baseline.
+The weights of ClaimChecker.faithfulness (claims.FAITHFULNESS) came from the wider grid the same
+way: cosine, whole-source and aligned n-gram precision, and the problem penalty, by validation
+Pearson (valid .576; test .545 / Spearman .490).
 """
 
 from __future__ import annotations
