@@ -140,17 +140,25 @@ class ExtractiveAnswerer(Answerer):
         self.max_sentences = max_sentences
         self.weights = weights or Weights()
         self.recent = RecentAnswers()
+        # Answers an earlier turn (question, its history) when RecentAnswers does not hold it.
+        self.recall: Callable[[str, list[str]], Answer] | None = None
 
     @classmethod
     def from_engine(cls, engine: NewsRAG) -> ExtractiveAnswerer:
-        return cls(engine.embedder.encode, engine.splits, engine.settings.answer_sentences)
+        answerer = cls(engine.embedder.encode, engine.splits, engine.settings.answer_sentences)
+        answerer.recall = lambda question, history: engine.ask(question, history, answerer=cls.name)
+        return answerer
 
     def context(self, question: str, history: list[str]) -> Context:
         """Earlier turns' key terms and, when this engine answered the last one, the names it answered with."""
         terms = carried_terms(question, history)
-        if not terms and not needs_context(question):
+        if not history or (not terms and not needs_context(question)):
             return Context()
         previous = self.recent.previous(history)
+        if previous is None and self.recall is not None:
+            # Not answered by this engine yet (another process, an API call with its history): answer
+            # it now, so a follow-up's answer depends on its conversation only, never on what was asked before.
+            previous = self.recall(history[-1], history[:-1])
         if previous is None or previous.refused:
             return Context(terms, words=frozenset(asked_words(" ".join(history))))
         said = asked_words(" ".join(history))
