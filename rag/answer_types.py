@@ -188,7 +188,7 @@ def asked_for(question: str) -> Asked | None:
 
 # --- the sentence's side --------------------------------------------------------------
 
-_MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
+MONTHS = "january|february|march|april|may|june|july|august|september|october|november|december"
 _WEEKDAYS = "monday|tuesday|wednesday|thursday|friday|saturday|sunday"
 _NUMBER_WORD = (
     r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|"
@@ -229,10 +229,10 @@ _ITEM_PATTERNS = {
 }
 _ANY_NUMBER = re.compile(rf"{_QUANTITY}", re.I)
 _DATE_ITEM = re.compile(
-    rf"\b(?:1[89]\d\d|20\d\d)\b|\b(?:{_MONTHS})\b|\b(?:{_WEEKDAYS})\b|\b(?:yesterday|today|tonight|tomorrow|"
+    rf"\b(?:1[89]\d\d|20\d\d)\b|\b(?:{MONTHS})\b|\b(?:{_WEEKDAYS})\b|\b(?:yesterday|today|tonight|tomorrow|"
     rf"last (?:week|month|year|night|season|summer|winter|spring|autumn)|next (?:week|month|year)|"
     rf"this (?:week|month|year|season)|{_QUANTITY} (?:years?|months?|weeks?|days?) (?:ago|earlier|later|before|after))\b"
-    rf"|\b(?:in|since|until|by|from) the (?:\d0s|(?:early|late|mid)[ -]\d0s)\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s(?:{_MONTHS})\b",
+    rf"|\b(?:in|since|until|by|from) the (?:\d0s|(?:early|late|mid)[ -]\d0s)\b|\b\d{{1,2}}(?:st|nd|rd|th)?\s(?:{MONTHS})\b",
     re.I,
 )
 _QUOTED = re.compile(r"[\"“‘']([^\"”’]{3,}?)[\"”’](?!\w)|[\"“]([^\"”]{3,})$")
@@ -317,7 +317,7 @@ def _strip(word: str) -> str:
     return word.strip(".,:;'\u2019\"“”‘()")
 
 
-_CALENDAR = frozenset(f"{_MONTHS}|{_WEEKDAYS}".split("|"))
+_CALENDAR = frozenset(f"{MONTHS}|{_WEEKDAYS}".split("|"))
 _OPENERS = frozenset(
     """but and so yet however meanwhile now then today yesterday last next earlier later also still despite
     although though while after before when if as in on at for with from by to of during since until under

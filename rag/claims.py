@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from newsrag.rag.answer_types import named_in
+from newsrag.rag.answer_types import MONTHS, named_in
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.support import SupportChecker
 from newsrag.rag.types import Embed
@@ -28,9 +28,7 @@ _NUMBER_WORDS = re.compile(
     r"hundred|thousand|million|billion|dozen)\b",
     re.I,
 )
-_MONTH = re.compile(
-    r"\b(january|february|march|april|may|june|july|august|september|october|november|december)\b", re.I
-)
+_MONTH = re.compile(rf"\b({MONTHS})\b", re.I)
 _QUOTED = re.compile(r"[\"“]([^\"”]{4,}?)[\"”]|(?<!\w)[‘']([^’']{8,}?)[’'](?!\w)")
 _SAID = re.compile(
     r"\b(said|says|told|added|warned|insisted|claimed|wrote|tweeted|explained|admitted|announced|called)\b",

@@ -5,13 +5,10 @@ from __future__ import annotations
 import pytest
 from sample_data import cnndm_rows
 
-from newsrag.eval.baselines import lead
 from newsrag.eval.formats import highlight_queries, load_highlights
-from newsrag.eval.metrics import rouge_scores
 from newsrag.eval.run_data import SUMMARY_DEV_ARTICLES
-from newsrag.eval.suites import retrieval_suite
+from newsrag.eval.suites import retrieval_suite, summary_suite
 from newsrag.rag.engine import NewsRAG
-from newsrag.rag.extractive_summary import select_summary
 
 pytestmark = pytest.mark.slow
 
@@ -36,18 +33,9 @@ def test_on_the_held_out_half_both_summary_methods_stay_level_with_lead3(engine)
     articles = {a.id: a for a in engine.catalog.articles()}
     ids = [r["id"] for r in cnndm_rows()][SUMMARY_DEV_ARTICLES:]
     assert len(ids) == 125
-    refs = [highlights[i] for i in ids]
-    first3 = rouge_scores([[s.text for s in lead(articles[i].text)] for i in ids], refs)
-    for method in ("lead", "centrality"):
-        picks = [
-            [
-                s.text
-                for s in select_summary(
-                    articles[i].text, articles[i].title, engine.embedder.encode, 3, method
-                )
-            ]
-            for i in ids
-        ]
-        mine = rouge_scores(picks, refs)
+    rows = summary_suite(engine, articles, highlights, {}, ids).rows  # what `newsrag eval` reports
+    first3 = rows["Lead-3"]
+    for method in ("newsrag lead (default)", "newsrag centrality"):
+        mine = rows[method]
         for metric in ("rouge1", "rouge2", "rougeLsum"):
             assert mine[metric] > first3[metric] - 0.5, (method, metric, mine, first3)
