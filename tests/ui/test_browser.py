@@ -85,13 +85,31 @@ def ask(page, question: str, answered: bool = True):
     return replies.last
 
 
+def choose_files(page, *paths: Path) -> None:
+    """Put `paths` in the upload box and wait until Gradio lists the first one.
+
+    Chromium in a container now and then drops the `change` event of a scripted file input
+    (microsoft/playwright#29683), so a list that never appears is set once more before failing.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    box = page.locator("#nr-upload")
+    for attempt in (1, 2):
+        box.locator("input[type=file]").set_input_files([str(p) for p in paths])
+        try:
+            box.get_by_text(paths[0].name).first.wait_for(timeout=WAIT // 2)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+
+
 def upload(page, path: Path, marker: str) -> str:
     """Upload a file and wait for its own result line (`marker`: text of that upload's title), not an earlier one."""
     from playwright.sync_api import expect
 
     page.get_by_role("tab", name="Add articles").click()
-    page.locator("#nr-upload input[type=file]").set_input_files(str(path))
-    page.locator("#nr-upload").get_by_text(path.name).first.wait_for(timeout=WAIT)
+    choose_files(page, path)
     page.locator("#nr-add").click()
     result = page.locator("#nr-ingest-result")
     expect(result).to_contain_text(marker, timeout=WAIT)
@@ -158,8 +176,7 @@ def test_uploaded_article_is_answerable_at_once(page, artifacts, tmp_path):
     story = tmp_path / "goat-mayor.txt"
     story.write_text(GOAT)
     page.get_by_role("tab", name="Add articles").click()
-    page.locator("#nr-upload input[type=file]").set_input_files(str(story))
-    page.locator("#nr-upload").get_by_text(story.name).first.wait_for(timeout=WAIT)
+    choose_files(page, story)
     page.locator("#nr-add").click()
 
     page.get_by_role("tab", name="Ask").click()  # the chat keeps working while the upload is indexed
@@ -319,8 +336,7 @@ def test_hostile_articles_are_text_on_every_view_and_nothing_loads_or_runs(
     page.on("request", lambda request: requested.append(request.url))
 
     page.get_by_role("tab", name="Add articles").click()
-    page.locator("#nr-upload input[type=file]").set_input_files([str(upload), str(broken)])
-    page.locator("#nr-upload").get_by_text("wire.jsonl").first.wait_for(timeout=WAIT)
+    choose_files(page, upload, broken)
     page.locator("#nr-add").click()
     result = page.locator("#nr-ingest-result")
     expect(result).to_contain_text("2 new", timeout=WAIT)
