@@ -62,7 +62,7 @@ lint: install
 	$(BIN)/mypy
 
 bench: install
-	$(BIN)/python -m newsrag.eval.scripts.bench_ingest
+	$(BIN)/newsrag bench
 
 eval: install
 	$(BIN)/newsrag eval

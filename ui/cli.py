@@ -648,6 +648,50 @@ def evaluate(
     click.echo(f"\nreport: {run.report} ({run.seconds:.0f} s)")
 
 
+def _scales(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, ...] | None:
+    if value is None:
+        return None
+    try:
+        sizes = tuple(int(part.replace("_", "")) for part in value.split(",") if part.strip())
+    except ValueError:
+        sizes = ()
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter(f"{value!r}: expected corpus sizes like 250,10000,100000")
+    return sizes
+
+
+@cli.command()
+@click.option(
+    "--scales",
+    callback=_scales,
+    help="Corpus sizes in articles, comma-separated (default 250,10000; --quick: 30).",
+)
+@click.option("--quick", is_flag=True, help="Tiny sizes and few questions: a smoke run of the benchmark.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Report folder (default: eval-reports/bench-<time>).",
+)
+@click.pass_obj
+def bench(obj: Context, scales: tuple[int, ...] | None, quick: bool, out: Path | None) -> None:
+    """Measure ingest throughput, incremental adds, query latency, start-up, memory and disk per corpus size."""
+    from datetime import datetime
+
+    from newsrag.eval.bench import DEFAULT_SCALES, QUICK_SCALES, run_bench
+
+    _quiet_libraries()
+    out = out or Path("eval-reports") / datetime.now().strftime("bench-%Y%m%d-%H%M%S")
+    run = run_bench(
+        obj.settings,
+        out,
+        scales=scales or (QUICK_SCALES if quick else DEFAULT_SCALES),
+        quick=quick,
+        progress=lambda line: click.echo(line, err=True),
+    )
+    click.echo(run.markdown)
+    click.echo(f"report: {run.report} and bench.json ({run.seconds:.0f} s)")
+
+
 def main() -> None:
     cli(prog_name="newsrag")
 

@@ -1,0 +1,630 @@
+"""`newsrag bench`: what a newsroom archive costs (issue 12), measured in one run so ratios survive a noisy machine.
+
+1. Ingest of the bundled sample corpus vs bare `SentenceTransformer.encode` of the very same chunk
+   texts (the best of a few batch sizes) and vs LlamaIndex's `VectorStoreIndex.from_documents`.
+2. Adding 1 and 100 articles, re-ingesting 100 unchanged ones and removing 1, at each corpus size.
+3. Warm retrieval and answer latency (p50/p95), with and without a source + date filter.
+4. Start-up of the command: `--help`, a cold `newsrag ask`, a fresh `newsrag serve` to its first answer.
+5. Peak memory of those processes and the index's size on disk.
+
+It reaches the system only through its public entry points (ingest, remove, NewsRAG, the CLI as
+a subprocess), so it measures whatever storage layer is installed. The large corpora are
+synthesised (eval/synthetic.py) and indexed once per size and code version under
+`<index_dir's parent>/bench/`; every measurement that writes works on a copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import platform
+import resource
+import shutil
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pydantic import PrivateAttr
+
+from newsrag.data import SAMPLE_CORPUS
+from newsrag.errors import NewsRagError
+from newsrag.eval import processes, synthetic
+from newsrag.eval.bench_report import markdown
+from newsrag.eval.formats import QA_SET, QA_TEST_SET, load_qa
+from newsrag.index.articles import Article
+from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.ingest import IngestReport, ingest, ingest_articles, remove
+from newsrag.rag.engine import NewsRAG
+from newsrag.rag.filters import Filters
+from newsrag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CACHE_FORMAT = 1  # the layout of the bench's cache folder
+DEFAULT_SCALES = (250, 10_000)
+QUICK_SCALES = (30,)
+BUILD_BATCH = 2_500  # articles per ingest while building a large index: memory stays bounded
+FILTER = Filters(sources=(synthetic.PUBLISHERS[0],), date_from="2022-01-01", date_to="2022-12-31")
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How much of each measurement a run does: the full benchmark, or a quick smoke run of it."""
+
+    sample_articles: int | None  # CNN/DailyMail lines of the sample ingested (None: the whole corpus)
+    sweep_texts: int  # chunk texts each batch size of the bare-encode sweep is timed on
+    batch_sizes: tuple[int, ...]
+    questions: int
+    warmup: int
+    add_many: int
+    repeats: int  # of add 1 and remove 1 (the median is reported) and of `--help`
+    timeout: float  # seconds a subprocess may take
+
+
+FULL = Plan(None, 256, (16, 32, 64, 128), 40, 3, 100, 3, 900.0)
+QUICK = Plan(6, 16, (16, 64), 2, 1, 3, 1, 300.0)
+
+
+class CountingEmbedding(SentenceTransformerEmbedding):
+    """The real embedder, also keeping the texts it is handed and its seconds: how ingest time splits."""
+
+    _texts: list[str] = PrivateAttr(default_factory=list)
+    _seconds: float = PrivateAttr(default=0.0)
+
+    def __init__(self, model_name: str, batch_size: int) -> None:
+        super().__init__(model_name, batch_size)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = super().encode(texts)
+        self._seconds += time.perf_counter() - started
+        self._texts.extend(texts)
+        return vectors
+
+    def take(self) -> tuple[list[str], float]:
+        """The texts embedded and the seconds spent since the last take."""
+        taken = self._texts, self._seconds
+        self._texts, self._seconds = [], 0.0
+        return taken
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50_ms: float
+    p95_ms: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Percentiles:
+        return cls(float(np.percentile(seconds, 50)) * 1000, float(np.percentile(seconds, 95)) * 1000)
+
+
+@dataclass
+class IngestFigures:
+    """Part 1: the sample corpus through our ingest, through bare encode, through LlamaIndex."""
+
+    articles: int
+    chunks_written: int  # as the ingest reports
+    chunks_embedded: int  # texts the embedder was handed
+    chunks_indexed: int  # chunks the engine then serves
+    seconds: float  # wall, reading and parsing the files included
+    encode_seconds: float  # of which inside the embedder
+    sweep: dict[int, float]  # batch size: chunks/s of bare encode on `sweep_texts` of the chunk texts
+    sweep_texts: int
+    best_batch: int
+    bare_seconds: float  # every chunk text at the best batch size
+    llamaindex_seconds: float
+    llamaindex_chunks: int
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks_written / self.seconds
+
+    @property
+    def bare_chunks_per_s(self) -> float:
+        return self.chunks_embedded / self.bare_seconds
+
+    @property
+    def llamaindex_chunks_per_s(self) -> float:
+        return self.llamaindex_chunks / self.llamaindex_seconds
+
+    @property
+    def vs_bare(self) -> float:
+        """Our chunks/s over bare encode's (target >= 0.9)."""
+        return self.chunks_per_s / self.bare_chunks_per_s
+
+    @property
+    def vs_llamaindex(self) -> float:
+        """LlamaIndex's seconds over ours for the same articles (above 1: ours is faster)."""
+        return self.llamaindex_seconds / self.seconds
+
+
+@dataclass
+class BuildFigures:
+    """How a scale's index was built (possibly by an earlier run: `cached`)."""
+
+    articles: int
+    chunks: int
+    seconds: float
+    encode_seconds: float
+    batch_seconds: list[float]
+    cached: bool = False
+    resumed: bool = False  # an interrupted build was finished: seconds cover only the batches built now
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class ScaleFigures:
+    """Parts 2 to 5 at one corpus size."""
+
+    scale: int
+    build: BuildFigures
+    articles: int = 0
+    chunks: int = 0
+    live_bytes: int = 0  # the live snapshot, as `newsrag stats` counts it
+    dir_bytes: int = 0  # the whole index folder (earlier snapshots kept for recovery included)
+    cold_ask_seconds: float = 0.0
+    cold_ask_rss: int = 0
+    serve_ready_seconds: float = 0.0
+    serve_answer_seconds: float = 0.0
+    serve_rss: int = 0
+    open_seconds: float = 0.0
+    latency: dict[str, Percentiles] = field(default_factory=dict)
+    filtered_passages: float = 0.0  # mean passages a filtered retrieval returned (0 would time nothing)
+    refused: dict[str, float] = field(default_factory=dict)  # share of answers refused, unfiltered / filtered
+    add_one: list[float] = field(default_factory=list)
+    add_one_encode: list[float] = field(default_factory=list)
+    added_many: int = 0
+    add_many: float = 0.0
+    add_many_encode: float = 0.0
+    unchanged_many: float = 0.0
+    remove_one: list[float] = field(default_factory=list)
+
+    @property
+    def bytes_per_chunk(self) -> float:
+        return self.live_bytes / self.chunks if self.chunks else 0.0
+
+
+@dataclass
+class BenchRun:
+    header: dict[str, Any]
+    ingest: IngestFigures
+    empty_add_one: float  # one article into an empty index (median): the floor of an add
+    help_seconds: float
+    scales: list[ScaleFigures]
+    notes: list[str]
+    seconds: float
+    report: Path = Path()
+    markdown: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        ingest_figures = asdict(self.ingest) | {
+            k: getattr(self.ingest, k)
+            for k in (
+                "chunks_per_s",
+                "bare_chunks_per_s",
+                "llamaindex_chunks_per_s",
+                "vs_bare",
+                "vs_llamaindex",
+            )
+        }
+        scales = [
+            asdict(s) | {"bytes_per_chunk": s.bytes_per_chunk, "build_chunks_per_s": s.build.chunks_per_s}
+            for s in self.scales
+        ]
+        return {
+            "header": self.header,
+            "ingest": ingest_figures,
+            "empty_add_one_seconds": self.empty_add_one,
+            "help_seconds": self.help_seconds,
+            "scales": scales,
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
+
+
+def run_bench(
+    settings: Settings,
+    out: Path,
+    scales: Sequence[int] = DEFAULT_SCALES,
+    quick: bool = False,
+    progress: Progress = log.info,
+) -> BenchRun:
+    """Measure everything, write `bench.json` and `bench.md` to `out` and return the run."""
+    if not scales or min(scales) < 1:
+        raise NewsRagError("--scales: give corpus sizes of at least 1 article, e.g. 250,10000")
+    plan = QUICK if quick else FULL
+    started = time.perf_counter()
+    load_at_start = os.getloadavg()
+    work = out / "work"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    embedder = CountingEmbedding(settings.embed_model, settings.embed_batch_size)
+    embedder.encode(["warm the model up"])
+    archive = synthetic.SyntheticArchive()
+    try:
+        progress("ingest: the sample corpus, bare encode, LlamaIndex ...")
+        ingest_figures = measure_ingest(settings, embedder, work, plan)
+        empty_add_one = statistics.median(
+            _timed_add(settings.replace(index_dir=work / f"empty-{k}"), archive.articles(k, k + 1), embedder)[
+                0
+            ]
+            for k in range(plan.repeats)
+        )
+        progress("start-up: newsrag --help ...")
+        help_seconds = statistics.median(
+            processes.run(
+                [*processes.newsrag_command(), "--help"], processes.child_env({}), plan.timeout
+            ).seconds
+            for _ in range(plan.repeats)
+        )
+        figures = [
+            measure_scale(settings, embedder, archive, n, work, plan, progress) for n in sorted(set(scales))
+        ]
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    run = BenchRun(
+        _header(settings, embedder, archive, plan, quick, load_at_start),
+        ingest_figures,
+        empty_add_one,
+        help_seconds,
+        figures,
+        _notes(figures),
+        time.perf_counter() - started,
+    )
+    run.header["wall time"] = f"{run.seconds:.0f} s"
+    run.markdown = markdown(run)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench.json").write_text(json.dumps(run.to_json(), indent=2))
+    run.report = out / "bench.md"
+    run.report.write_text(run.markdown + "\n")
+    return run
+
+
+# --- 1. ingest throughput --------------------------------------------------------------------
+
+
+def measure_ingest(settings: Settings, embedder: CountingEmbedding, work: Path, plan: Plan) -> IngestFigures:
+    corpus = _sample_inputs(work, plan.sample_articles)
+    target = settings.replace(index_dir=work / "sample-index")
+    embedder.take()
+    started = time.perf_counter()
+    report = ingest(target, [str(p) for p in corpus], embedder)
+    seconds = time.perf_counter() - started
+    texts, encode_seconds = embedder.take()
+    if report.failed:
+        raise NewsRagError(f"the sample corpus did not ingest: {report.failed[0]}")
+    engine = NewsRAG.open(target, embedder)
+    articles = engine.catalog.articles()
+    indexed = len(engine.catalog.chunks())
+    del engine
+
+    step = max(1, len(texts) // plan.sweep_texts)
+    subset = texts[::step][: plan.sweep_texts]
+    sweep = {size: len(subset) / _bare_encode(embedder, subset, size) for size in plan.batch_sizes}
+    best = max(sweep, key=lambda size: sweep[size])
+    bare_seconds = _bare_encode(embedder, texts, best)
+
+    llama_seconds, llama_chunks = _llamaindex_ingest(articles, embedder, settings.chunk_overlap)
+    return IngestFigures(
+        articles=len(report.new),
+        chunks_written=report.chunks_written,
+        chunks_embedded=len(texts),
+        chunks_indexed=indexed,
+        seconds=seconds,
+        encode_seconds=encode_seconds,
+        sweep=sweep,
+        sweep_texts=len(subset),
+        best_batch=best,
+        bare_seconds=bare_seconds,
+        llamaindex_seconds=llama_seconds,
+        llamaindex_chunks=llama_chunks,
+    )
+
+
+def _sample_inputs(work: Path, articles: int | None) -> list[Path]:
+    """The bundled sample corpus, or (quick) its seed and first CNN/DailyMail lines."""
+    if articles is None:
+        return [SAMPLE_CORPUS]
+    folder = work / "sample-subset"
+    folder.mkdir()
+    lines = (SAMPLE_CORPUS / "cnndm" / "articles.jsonl").read_text().splitlines()[:articles]
+    (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
+    return [folder / "articles.jsonl", *sorted((SAMPLE_CORPUS / "seed").iterdir())]
+
+
+def _bare_encode(embedder: SentenceTransformerEmbedding, texts: list[str], batch_size: int) -> float:
+    """Seconds for SentenceTransformer.encode itself, as our embedder calls it, at this batch size."""
+    started = time.perf_counter()
+    embedder.model.encode(
+        texts,
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
+    )
+    return time.perf_counter() - started
+
+
+def _llamaindex_ingest(
+    articles: list[Article], embedder: CountingEmbedding, overlap: int
+) -> tuple[float, int]:
+    """LlamaIndex's VectorStoreIndex.from_documents, chunks sized in the embedder's word pieces so none is cut."""
+    from llama_index.core import Document, VectorStoreIndex
+    from llama_index.core.node_parser import SentenceSplitter
+
+    documents = [Document(id_=a.id, text=a.text, metadata={"title": a.title}) for a in articles]
+    splitter = SentenceSplitter(
+        chunk_size=embedder.max_tokens, chunk_overlap=overlap, tokenizer=embedder.count_tokens
+    )
+    embedder.take()
+    started = time.perf_counter()
+    VectorStoreIndex.from_documents(documents, embed_model=embedder, transformations=[splitter])
+    seconds = time.perf_counter() - started
+    texts, _ = embedder.take()
+    return seconds, len(texts)
+
+
+# --- 2-5. one corpus size ----------------------------------------------------------------------
+
+
+def measure_scale(
+    settings: Settings,
+    embedder: CountingEmbedding,
+    archive: synthetic.SyntheticArchive,
+    n: int,
+    work: Path,
+    plan: Plan,
+    progress: Progress,
+) -> ScaleFigures:
+    cached, build = cached_index(settings, embedder, archive, n, progress)
+    copy = work / f"n{n}" / "index"
+    shutil.copytree(cached, copy)
+    here = settings.replace(index_dir=copy)
+    figures = ScaleFigures(n, build, dir_bytes=_directory_bytes(copy))
+    question = _questions(1, 0)[0]
+
+    progress(f"{n:,} articles: a cold `newsrag ask` and a fresh `newsrag serve` ...")
+    cli = [*processes.newsrag_command()]
+    env = processes.child_env(
+        {
+            "index_dir": str(copy),
+            "embed_model": settings.embed_model,
+            "chunk_size": str(settings.chunk_size),
+            "chunk_overlap": str(settings.chunk_overlap),
+        }
+    )
+    asked = processes.run([*cli, "ask", question, "--json"], env, plan.timeout)
+    if "answer" not in json.loads(asked.stdout):
+        raise NewsRagError(f"`newsrag ask --json` printed no answer: {asked.stdout[:300]}")
+    figures.cold_ask_seconds, figures.cold_ask_rss = asked.seconds, asked.peak_rss
+    served = processes.serve_first_answer(cli, env, question, plan.timeout)
+    figures.serve_ready_seconds = served.ready_seconds
+    figures.serve_answer_seconds = served.first_answer_seconds
+    figures.serve_rss = served.peak_rss
+
+    progress(f"{n:,} articles: warm latency of {plan.questions} questions ...")
+    measure_latency(here, embedder, figures, plan)
+
+    progress(f"{n:,} articles: adding and removing articles ...")
+    measure_updates(here, embedder, archive, figures, plan)
+    shutil.rmtree(copy.parent)
+    return figures
+
+
+def measure_latency(
+    settings: Settings, embedder: CountingEmbedding, figures: ScaleFigures, plan: Plan
+) -> None:
+    started = time.perf_counter()
+    engine = NewsRAG.open(settings, embedder)
+    figures.open_seconds = time.perf_counter() - started
+    stats = engine.catalog.stats()
+    figures.articles, figures.chunks, figures.live_bytes = stats.articles, stats.chunks, stats.size_bytes
+    for question in _questions(plan.warmup, offset=0, held_out=True):
+        engine.ask(question)
+    questions = _questions(plan.questions, offset=0)
+    passages = []
+    for name, filters in (("", None), (" filtered", FILTER)):
+        retrieve, answer, refused = [], [], 0
+        for question in questions:
+            t0 = time.perf_counter()
+            hits = engine.retrieve(question, filters)
+            t1 = time.perf_counter()
+            refused += engine.ask(question, filters=filters).refused
+            t2 = time.perf_counter()
+            retrieve.append(t1 - t0)
+            answer.append(t2 - t1)
+            if filters:
+                passages.append(len(hits))
+        figures.latency["retrieve" + name] = Percentiles.of(retrieve)
+        figures.latency["answer" + name] = Percentiles.of(answer)
+        figures.refused["answer" + name] = refused / len(questions)
+    figures.filtered_passages = statistics.mean(passages)
+
+
+def measure_updates(
+    settings: Settings,
+    embedder: CountingEmbedding,
+    archive: synthetic.SyntheticArchive,
+    figures: ScaleFigures,
+    plan: Plan,
+) -> None:
+    """On the copy: add 1 (repeated), add many, re-ingest those unchanged, remove 1 (repeated)."""
+    n = figures.scale
+    singles = archive.articles(n, n + plan.repeats)
+    for article in singles:
+        seconds, encode = _timed_add(settings, [article], embedder)
+        figures.add_one.append(seconds)
+        figures.add_one_encode.append(encode)
+    low = n + plan.repeats
+    figures.added_many = plan.add_many
+    figures.add_many, figures.add_many_encode = _timed_add(
+        settings, archive.articles(low, low + plan.add_many), embedder
+    )
+    started = time.perf_counter()
+    again = ingest_articles(settings, archive.articles(low, low + plan.add_many), embedder)
+    figures.unchanged_many = time.perf_counter() - started
+    if len(again.unchanged) != plan.add_many:
+        raise NewsRagError(f"re-ingesting {plan.add_many} unchanged articles: {again.summary()}")
+    for article in singles:
+        started = time.perf_counter()
+        removed = remove(settings, [article.id])
+        figures.remove_one.append(time.perf_counter() - started)
+        if removed.removed != [article.id]:
+            raise NewsRagError(f"removing {article.id} removed {removed.removed}")
+
+
+def _timed_add(
+    settings: Settings, articles: list[Article], embedder: CountingEmbedding
+) -> tuple[float, float]:
+    """Wall seconds of ingesting new articles, and the seconds of it spent embedding."""
+    embedder.take()
+    started = time.perf_counter()
+    report = ingest_articles(settings, articles, embedder)
+    seconds = time.perf_counter() - started
+    _check_all_new(report, len(articles))
+    return seconds, embedder.take()[1]
+
+
+def _check_all_new(report: IngestReport, expected: int) -> None:
+    if len(report.new) != expected or report.failed:
+        raise NewsRagError(f"expected {expected} new articles, the ingest says: {report.summary()}")
+
+
+def _questions(count: int, offset: int, held_out: bool = False) -> list[str]:
+    """Single-turn questions of the bundled QA sets (the held-out set for warming up)."""
+    items = [q for q in load_qa(QA_TEST_SET if held_out else QA_SET) if not q.history]
+    if count > len(items):
+        raise NewsRagError(f"the QA set has {len(items)} single-turn questions, {count} were asked for")
+    return [q.question for q in items[offset : offset + count]]
+
+
+# --- the cached large indexes ------------------------------------------------------------------
+
+
+def cache_stamp(settings: Settings) -> str:
+    """What a cached index depends on: the synthesis, the embedder and chunking, and index/'s own code."""
+    digest = hashlib.sha256(
+        f"{CACHE_FORMAT}|{synthetic.VERSION}|{settings.embed_model}|{settings.chunk_size}|"
+        f"{settings.chunk_overlap}".encode()
+    )
+    package = Path(str(files("newsrag.index")))
+    for path in sorted(package.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_index(
+    settings: Settings,
+    embedder: CountingEmbedding,
+    archive: synthetic.SyntheticArchive,
+    n: int,
+    progress: Progress,
+) -> tuple[Path, BuildFigures]:
+    """The index of the archive's first n articles, built in batches the first time and kept."""
+    root = settings.index_dir.parent / "bench"
+    folder = root / f"n{n}-{cache_stamp(settings)}"
+    marker = folder / "built.json"
+    if marker.exists():
+        build = BuildFigures(**json.loads(marker.read_text()))
+        build.cached = True
+        return folder / "index", build
+    for stale in root.glob(f"n{n}-*"):  # built by other code or settings: it measures nothing now
+        if stale != folder:
+            shutil.rmtree(stale)
+    target = settings.replace(index_dir=folder / "index")
+    build = BuildFigures(n, 0, 0.0, 0.0, [])
+    embedder.take()
+    for batch in archive.batches(0, n, BUILD_BATCH):
+        started = time.perf_counter()
+        report = ingest_articles(target, batch, embedder)
+        if report.unchanged:  # a build interrupted before: those batches are already in
+            build.resumed = True
+            embedder.take()
+            continue
+        _check_all_new(report, len(batch))
+        build.batch_seconds.append(time.perf_counter() - started)
+        build.encode_seconds += embedder.take()[1]
+        build.chunks += report.chunks_written
+        done = int(batch[-1].id.rsplit("-", 1)[1]) + 1
+        progress(
+            f"building the {n:,}-article index: {done:,} done, {build.chunks / sum(build.batch_seconds):.1f} chunks/s"
+        )
+    build.seconds = sum(build.batch_seconds)
+    marker.write_text(json.dumps({k: v for k, v in asdict(build).items() if k != "cached"}))
+    return folder / "index", build
+
+
+def _directory_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file() and not p.is_symlink())
+
+
+# --- header and notes ----------------------------------------------------------------------------
+
+
+def _header(
+    settings: Settings,
+    embedder: CountingEmbedding,
+    archive: synthetic.SyntheticArchive,
+    plan: Plan,
+    quick: bool,
+    load: tuple[float, float, float],
+) -> dict[str, Any]:
+    import faiss
+    import llama_index.core
+    import sentence_transformers
+    import torch
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cores": os.cpu_count(),
+        "torch threads": torch.get_num_threads(),
+        "load average at start (1/5/15 min)": " / ".join(f"{x:.2f}" for x in load),
+        "machine": f"{platform.machine()}, {platform.system()} {platform.release()}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "faiss": faiss.__version__,
+        "sentence-transformers": sentence_transformers.__version__,
+        "llama-index-core": llama_index.core.__version__,
+        "embedder": f"{settings.embed_model} ({embedder.dimension}-d, batch {settings.embed_batch_size})",
+        "chunking": f"{settings.chunk_size or embedder.max_tokens} word pieces, overlap {settings.chunk_overlap}",
+        "sample corpus": "bundled sample (seed + 250 CNN/DailyMail)"
+        if plan.sample_articles is None
+        else f"seed + first {plan.sample_articles} CNN/DailyMail articles of the bundled sample",
+        "scale corpora": archive.describe(),
+        "questions": f"{plan.questions} single-turn questions of data/eval/qa.jsonl, after {plan.warmup} "
+        "warm-up questions of qa_test.jsonl; filtered: "
+        f"source {FILTER.sources[0]!r}, {FILTER.date_from} to {FILTER.date_to}",
+        "mode": "quick" if quick else "full",
+        "peak RSS of the bench process": f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+    }
+
+
+def _notes(figures: list[ScaleFigures]) -> list[str]:
+    """The projection to 100,000 articles when that size was not run, from the largest size that was built."""
+    if not figures or max(f.scale for f in figures) >= 100_000:
+        return []
+    built = [f for f in figures if f.build.seconds > 0 and not f.build.resumed]
+    if not built:
+        return []
+    largest = max(built, key=lambda f: f.scale)
+    per_article = largest.build.seconds / largest.scale
+    hours = per_article * 100_000 / 3600
+    return [
+        f"not run: 100,000 articles (`--scales 250,10000,100000`); building its index would take about "
+        f"{hours:.1f} h here at the {1 / per_article:.1f} articles/s "
+        f"({largest.build.chunks_per_s:.1f} chunks/s) measured building {largest.scale:,}, "
+        "more as each batch's load and save grow with the index"
+    ]
