@@ -11,7 +11,7 @@ from llama_index.core.schema import TextNode
 from newsrag.errors import ArticleNotFoundError
 from newsrag.index.articles import Article
 from newsrag.index.chunking import document_to_article
-from newsrag.index.storage import Snapshot, directory_size
+from newsrag.index.storage import Snapshot
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ class Catalog:
             last_date=dates[-1] if dates else None,
             embed_model=manifest.embed_model,
             dimension=manifest.dimension,
-            size_bytes=directory_size(self.snapshot.path) if self.snapshot.path else 0,
+            size_bytes=self.snapshot.size_bytes(),
             updated_at=manifest.updated_at,
             warning=self.warning,
         )

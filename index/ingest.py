@@ -28,6 +28,10 @@ from newsrag.index.storage import (
 
 log = logging.getLogger(__name__)
 
+# Articles per write of a large ingest: about 500 chunks' embeddings held at once, a part saved every
+# half minute or so on 2 cores.
+PART_ARTICLES = 500
+
 
 @dataclass
 class IngestReport:
@@ -80,6 +84,7 @@ def open_for_writing(
             pass
         else:
             snapshot.manifest.check(settings.embed_model, settings.chunk_size, settings.chunk_overlap)
+            snapshot.begin_write()
             return snapshot
     return empty_snapshot(
         Manifest(
@@ -117,9 +122,10 @@ def ingest_articles(
     rebuild: bool = False,
     show_progress: bool = False,
 ) -> IngestReport:
-    """Add or update articles already read (failures among them are reported); one snapshot write.
+    """Add or update articles already read (failures among them are reported).
 
-    A new article is stamped with when it was added (`metadata["added_at"]`); an updated one keeps
+    One snapshot write per PART_ARTICLES articles (a rebuild: one write, swapped in whole). A new
+    article is stamped with when it was added (`metadata["added_at"]`); an updated one keeps
     its first stamp.
     """
     started = time.perf_counter()
@@ -161,14 +167,43 @@ def ingest_articles(
                 report.new.append(item.id)
             item.metadata.setdefault("added_at", now)
             batch.append(item)
-        if batch:
-            report.chunks_written = _index_articles(snapshot, batch, embedder, show_progress)
         # A rebuild in which nothing landed but inputs failed (a mistyped path) keeps the old index.
         rebuild_landed = rebuild and bool(batch or report.unchanged or not report.failed)
-        if report.changed or rebuild_landed:
-            save_snapshot(settings.index_dir, snapshot)
+        if rebuild:  # swapped in whole or not at all: the index it replaces answers until then
+            report.chunks_written = _index_articles(snapshot, batch, embedder, show_progress) if batch else 0
+            if rebuild_landed:
+                save_snapshot(settings.index_dir, snapshot)
+        else:
+            report.chunks_written = _index_in_parts(settings, snapshot, batch, embedder, show_progress)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _index_in_parts(
+    settings: IndexSettings,
+    snapshot: Snapshot,
+    articles: list[Article],
+    embedder: SentenceTransformerEmbedding,
+    show_progress: bool,
+) -> int:
+    """Index `articles` PART_ARTICLES at a time, each part saved as it is done.
+
+    Each part is one segment, so a large ingest holds only one part's embeddings at a time, and an
+    interrupted one keeps the parts it finished: run again, they are unchanged and only the rest is done.
+    """
+    from tqdm import tqdm
+
+    written = 0
+    many = len(articles) > PART_ARTICLES
+    with tqdm(
+        total=len(articles), desc="Indexing", unit=" articles", disable=not (show_progress and many)
+    ) as bar:
+        for start in range(0, len(articles), PART_ARTICLES):
+            part = articles[start : start + PART_ARTICLES]
+            written += _index_articles(snapshot, part, embedder, show_progress and not many)
+            save_snapshot(settings.index_dir, snapshot)
+            bar.update(len(part))
+    return written
 
 
 def _index_articles(
@@ -198,6 +233,7 @@ def remove(settings: IndexSettings, article_ids: list[str]) -> IngestReport:
     report = IngestReport()
     with writer_lock(settings.index_dir, settings.lock_timeout):
         snapshot = load_snapshot(settings.index_dir)
+        snapshot.begin_write()
         report.warning = snapshot.warning
         catalog = Catalog(snapshot)
         snapshot.nodes = None  # the docstore changes below: later readers must not take the nodes as read

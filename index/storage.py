@@ -3,10 +3,12 @@
 Layout under `index_dir`:
     CURRENT           name of the live snapshot, replaced atomically (os.replace)
     .lock             flock'd by the one writer
-    v-<stamp>/        manifest.json, docstore.json, vectors.faiss, vector_ids.json
-A writer builds a new snapshot beside the live one and swaps CURRENT only when it is complete,
-so a killed writer leaves the previous snapshot live and loadable. Every load checks the files
-and their counts against each other; a damaged live snapshot falls back to the one before it.
+    v-<stamp>/        manifest.json, and segments.json: the segments it is made of, oldest first
+    segments/s-<stamp>/  what one write added and removed (see `segments`), shared by snapshots
+A writer writes a segment of what it changed (merging the newest small ones now and then), then a
+new snapshot listing the segments beside the live one, and swaps CURRENT only when both are
+complete, so a killed writer leaves the previous snapshot live and loadable. Every load checks the
+files and their counts against each other; a damaged live snapshot falls back to the one before it.
 """
 
 from __future__ import annotations
@@ -36,15 +38,26 @@ from newsrag.errors import (
     IndexNotFoundError,
     NewsRagError,
 )
-from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE, FaissArticleStore, read_json
+from newsrag.index.segments import (
+    DOCSTORE,
+    Collections,
+    SegmentRef,
+    merge_tail,
+    prune_segments,
+    replay,
+    segments_dir,
+    segments_size,
+    write_segment,
+)
+from newsrag.index.vector_store import IDS_FILE, FaissArticleStore, read_json
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 1: one folder held the whole docstore and vectors; 2: segments
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
-DOCSTORE = "docstore.json"
-SNAPSHOT_FILES = (MANIFEST, DOCSTORE, VECTORS_FILE, IDS_FILE)
+SEGMENT_LIST = "segments.json"
+SNAPSHOT_FILES = (MANIFEST, SEGMENT_LIST)
 REPAIR = "run `newsrag ingest PATH --rebuild` with your articles to rebuild it"
 
 
@@ -56,6 +69,7 @@ class Manifest:
     dimension: int
     chunk_size: int
     chunk_overlap: int
+    vector_index: str = "flat"  # the FAISS index of the largest segment: "flat" (exact) or "hnsw"
     format_version: int = FORMAT_VERSION
     created_at: str = ""
     updated_at: str = ""
@@ -72,7 +86,9 @@ class Manifest:
         unknown = sorted(set(data) - set(types))
         if unknown:
             raise IndexDamagedError(f"{MANIFEST}: unknown keys {', '.join(unknown)}")
-        missing = sorted(set(types) - set(data) - {"format_version", "created_at", "updated_at"})
+        missing = sorted(
+            set(types) - set(data) - {"format_version", "created_at", "updated_at", "vector_index"}
+        )
         if missing:
             raise IndexDamagedError(f"{MANIFEST}: missing keys {', '.join(missing)}")
         wrong = sorted(k for k, v in data.items() if type(v) is not types[k])
@@ -109,6 +125,32 @@ class Snapshot:
     warning: str | None = None
     # The docstore's nodes as read and checked, deserialised once; None once a writer changes the docstore.
     nodes: dict[str, BaseNode] | None = field(default=None, repr=False)
+    segments: list[SegmentRef] = field(default_factory=list)
+    # Set by `begin_write`: the docstore's entries and the next vector id as loaded, to write only the changes.
+    base: Collections | None = field(default=None, repr=False)
+    base_next_id: int = 0
+
+    def begin_write(self) -> None:
+        """Remember what was loaded, so that `save_snapshot` writes only what changed since."""
+        self.base = {c: dict(entries) for c, entries in _collections(self.docstore).items()}
+        self.base_next_id = self.vectors.next_id
+
+    def changes(self) -> tuple[Collections, dict[str, list[str]]]:
+        """Entries added or replaced since `begin_write` (all of them without it), and keys removed."""
+        current = _collections(self.docstore)
+        base = self.base or {}
+        added = {
+            c: {k: v for k, v in entries.items() if base.get(c, {}).get(k) is not v}
+            for c, entries in current.items()
+        }
+        removed = {c: sorted(entries.keys() - current.get(c, {}).keys()) for c, entries in base.items()}
+        return added, removed
+
+    def size_bytes(self) -> int:
+        """Bytes on disk of this snapshot: its own folder and the segments it lists."""
+        if self.path is None:
+            return 0
+        return directory_size(self.path) + segments_size(self.path.parent, self.segments)
 
     @property
     def live_name(self) -> str | None:
@@ -161,24 +203,29 @@ def read_snapshot(folder: Path) -> Snapshot:
         raise IndexDamagedError(f"{folder.name}: the snapshot folder is missing")
     try:
         manifest = Manifest.from_json(read_json(folder / MANIFEST))
-        docstore, nodes = _read_docstore(folder / DOCSTORE)
-        vectors = FaissArticleStore.load(folder, manifest.dimension)
-        _check_across_files(nodes, vectors)
+        refs = _read_segment_list(folder / SEGMENT_LIST)
+        contents = replay(folder.parent, refs, manifest.dimension)
+        docstore = SimpleDocumentStore.from_dict(contents.data)
+        try:
+            nodes = docstore.docs
+        except Exception as exc:  # LlamaIndex raises KeyError, ValueError or pydantic's errors for a bad node
+            raise IndexDamagedError(f"{DOCSTORE}: a node cannot be read ({str(exc)[:200]})") from exc
+        _check_across_files(nodes, contents.vectors)
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
-    return Snapshot(manifest, docstore, vectors, folder, nodes=nodes)
+    return Snapshot(manifest, docstore, contents.vectors, folder, nodes=nodes, segments=refs)
 
 
-def _read_docstore(path: Path) -> tuple[SimpleDocumentStore, dict[str, BaseNode]]:
+def _read_segment_list(path: Path) -> list[SegmentRef]:
     data = read_json(path)
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise IndexDamagedError(f"{path.name}: not a LlamaIndex docstore")
-    docstore = SimpleDocumentStore.from_dict(data)
-    try:
-        nodes = docstore.docs
-    except Exception as exc:  # LlamaIndex raises KeyError, ValueError or pydantic's errors for a bad node
-        raise IndexDamagedError(f"{path.name}: a node cannot be read ({str(exc)[:200]})") from exc
-    return docstore, nodes
+    if not isinstance(data, dict) or set(data) != {"segments"} or not isinstance(data["segments"], list):
+        raise IndexDamagedError(f"{path.name}: not a segment list")
+    return [SegmentRef.from_json(entry) for entry in data["segments"]]
+
+
+def _collections(docstore: SimpleDocumentStore) -> Collections:
+    """The docstore's entries by collection, as its SimpleKVStore holds them (no public accessor)."""
+    return docstore._kvstore._collections_mappings  # type: ignore[attr-defined,no-any-return]
 
 
 def _check_across_files(nodes: dict[str, BaseNode], vectors: FaissArticleStore) -> None:
@@ -226,7 +273,8 @@ def _fall_back(index_dir: Path, live: str, damage: IndexDamagedError) -> Snapsho
 
 
 def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
-    """Write a complete new snapshot, fsync it, then point CURRENT at it in one atomic rename.
+    """Write a segment of what changed, then a new snapshot listing it, fsync both, then point CURRENT
+    at the snapshot in one atomic rename.
 
     Any OSError (read-only directory, full disk) is a NewsRagError, and CURRENT still names the old
     snapshot; the half-written new one is removed.
@@ -236,16 +284,24 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
     final = index_dir / f"v-{stamp}-{uuid.uuid4().hex[:6]}"
     building = index_dir / f".building-{final.name}"
     pointer_tmp = index_dir / f".{CURRENT}.{uuid.uuid4().hex[:6]}"
-    step = "writing a new snapshot"
+    step = "writing a new segment"
+    written: list[SegmentRef] = []  # removed again when the snapshot listing them does not go live
     try:
         index_dir.mkdir(parents=True, exist_ok=True)
+        added, removed = snapshot.changes()
+        listed = snapshot.segments if snapshot.base is not None else []
+        vectors = snapshot.vectors.added_since(snapshot.base_next_id if snapshot.base is not None else 0)
+        refs = [*listed, write_segment(index_dir, added, removed, vectors)]
+        written.append(refs[-1])
+        step = "merging the newest segments"
+        refs = merge_tail(index_dir, refs, snapshot.manifest.dimension)
+        written.append(refs[-1])
+        step = "writing a new snapshot"
         building.mkdir()
         snapshot.manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
+        snapshot.manifest.vector_index = max(refs, key=lambda r: r.size).kind
         _write_json(building / MANIFEST, asdict(snapshot.manifest))
-        step = f"writing a new snapshot's {DOCSTORE}"
-        snapshot.docstore.persist(str(building / DOCSTORE))
-        step = f"writing a new snapshot's {VECTORS_FILE} and {IDS_FILE}"
-        snapshot.vectors.persist(str(building))
+        _write_json(building / SEGMENT_LIST, {"segments": [asdict(r) for r in refs]})
         step = "syncing a new snapshot to disk"
         for file in building.iterdir():
             _fsync(file)
@@ -258,22 +314,29 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
         _fsync(pointer_tmp)
         os.replace(pointer_tmp, index_dir / CURRENT)
         _fsync(index_dir)
-    except OSError as exc:
+    except (OSError, IndexDamagedError) as exc:
         went_live = _safely(current_snapshot_name, index_dir) == final.name
         if not went_live:
-            for debris in (building, final):
+            for debris in (building, final, *(segments_dir(index_dir) / r.name for r in written)):
                 shutil.rmtree(debris, ignore_errors=True)
             _safely(pointer_tmp.unlink, missing_ok=True)
         unchanged = "it went live but may not survive a power cut" if went_live else "the index is unchanged"
+        if isinstance(exc, IndexDamagedError):  # a segment to merge could not be read back
+            raise IndexDamagedError(
+                f"cannot write the index in {index_dir}: {exc} ({unchanged}): {REPAIR}"
+            ) from exc
         raise _write_error(index_dir, exc, f"{step}; {unchanged}") from exc
     parent = snapshot.path
     snapshot.path, snapshot.fallback_from, snapshot.warning = final, None, None
+    snapshot.segments = refs
+    snapshot.begin_write()  # a writer that goes on writes only what it changes after this
     _prune(index_dir, final, parent, previous, keep)
     return final
 
 
 def _prune(index_dir: Path, live: Path, parent: Path | None, previous: str | None, keep: int) -> None:
-    """Drop debris of killed writers, then old snapshots beyond `keep`: the one built on goes last."""
+    """Drop debris of killed writers, then old snapshots beyond `keep` (the one built on goes last),
+    then the segments no snapshot left lists."""
     for debris in index_dir.glob(".building-*"):
         shutil.rmtree(debris, ignore_errors=True)
     for debris in index_dir.glob(f".{CURRENT}.*"):
@@ -288,6 +351,14 @@ def _prune(index_dir: Path, live: Path, parent: Path | None, previous: str | Non
     for old in never_live + was_live[max(keep - 1, 0) :]:
         log.info("removing old snapshot %s", old.name)
         shutil.rmtree(old, ignore_errors=True)
+    listed: set[str] = set()
+    for folder in index_dir.glob("v-*"):
+        try:
+            listed.update(r.name for r in _read_segment_list(folder / SEGMENT_LIST))
+        except IndexDamagedError:
+            if folder == live:
+                return  # cannot tell what the live snapshot needs: remove no segment
+    prune_segments(index_dir, listed)
 
 
 @contextlib.contextmanager
@@ -353,6 +424,7 @@ def _safely(call: Callable[..., typing.Any], *args: typing.Any, **kwargs: typing
 
 
 def empty_snapshot(manifest: Manifest) -> Snapshot:
+    """A snapshot with nothing in it, on no segments: saving it writes everything it then holds."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.created_at = manifest.created_at or now
     return Snapshot(manifest, SimpleDocumentStore(), FaissArticleStore(manifest.dimension))

@@ -1,5 +1,11 @@
 """FAISS (IndexIDMap2 over inner product) behind LlamaIndex's vector-store interface, deletable by article.
 
+The index type follows the corpus size: exact (IndexFlatIP) up to HNSW_FROM vectors, HNSW beyond
+(IndexHNSWFlat, M=32): exact search grows with the corpus, HNSW's stays near log n. HNSW cannot
+remove a vector, so a chunk deleted from it is marked dead and skipped until its segment is rewritten.
+An allow-list (a date or source filter) of up to EXACT_UP_TO chunks is searched exactly in any case:
+HNSW's graph search loses recall when most of the graph is filtered out.
+
 LlamaIndex's FaissMapVectorStore was not used: its `add` takes `ntotal` as the next id, which
 collides with a live id after any deletion, and its `delete(ref_doc_id)` only deletes a single
 node whose id equals the article id, so an updated article would keep its stale chunks.
@@ -27,6 +33,25 @@ from newsrag.errors import IndexDamagedError
 
 VECTORS_FILE = "vectors.faiss"
 IDS_FILE = "vector_ids.json"
+HNSW_FROM = 50_000  # vectors; below, exact search of 384-d vectors takes under 10 ms on one core
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 128
+EXACT_UP_TO = 20_000  # allow-listed vectors searched exactly
+
+
+def index_kind_for(vectors: int) -> str:
+    """The FAISS index a segment of this many vectors is written as: "flat" (exact) or "hnsw"."""
+    return "hnsw" if vectors >= HNSW_FROM else "flat"
+
+
+def new_faiss_index(dimension: int, kind: str = "flat") -> Any:
+    if kind == "hnsw":
+        graph = faiss.IndexHNSWFlat(dimension, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+        graph.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+        graph.hnsw.efSearch = HNSW_EF_SEARCH
+        return faiss.IndexIDMap2(graph)
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
 
 
 class FaissArticleStore(BasePydanticVectorStore):
@@ -39,10 +64,16 @@ class FaissArticleStore(BasePydanticVectorStore):
     _article_nodes: dict[str, list[str]] = PrivateAttr(default_factory=dict)
     _node_article: dict[str, str] = PrivateAttr(default_factory=dict)
     _next_id: int = PrivateAttr(default=0)
+    _dead: set[int] = PrivateAttr(default_factory=set)  # deleted from an index that cannot remove (HNSW)
 
     def __init__(self, dimension: int, index: Any = None) -> None:
         super().__init__(stores_text=False)
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._index = index if index is not None else new_faiss_index(dimension)
+
+    @property
+    def kind(self) -> str:
+        """ "flat" (exact search) or "hnsw" (approximate)."""
+        return "hnsw" if isinstance(faiss.downcast_index(self._index.index), faiss.IndexHNSW) else "flat"
 
     @classmethod
     def class_name(cls) -> str:
@@ -57,7 +88,7 @@ class FaissArticleStore(BasePydanticVectorStore):
         return int(self._index.d)
 
     def __len__(self) -> int:
-        return int(self._index.ntotal)
+        return int(self._index.ntotal) - len(self._dead)
 
     def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
         """Store chunk vectors; a chunk stored before is replaced, so no vector is ever left without its chunk."""
@@ -84,7 +115,9 @@ class FaissArticleStore(BasePydanticVectorStore):
             self._article_nodes[article_id].remove(node_id)
             if not self._article_nodes[article_id]:
                 del self._article_nodes[article_id]
-        if faiss_ids:
+        if faiss_ids and self.kind == "hnsw":
+            self._dead.update(faiss_ids)
+        elif faiss_ids:
             self._index.remove_ids(np.asarray(faiss_ids, dtype=np.int64))
 
     def _file(self, node_id: str, faiss_id: int, article_id: str) -> None:
@@ -101,14 +134,20 @@ class FaissArticleStore(BasePydanticVectorStore):
         if query.query_embedding is None or len(self) == 0:
             return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
         vector = np.asarray([query.query_embedding], dtype="float32")
-        params = None
+        hnsw = self.kind == "hnsw"
+        params: Any = None
         if query.node_ids is not None:
             allowed = np.asarray(
                 [self._node_to_faiss[n] for n in query.node_ids if n in self._node_to_faiss], dtype=np.int64
             )
             if len(allowed) == 0:
                 return VectorStoreQueryResult(nodes=[], similarities=[], ids=[])
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))  # type: ignore[call-arg]
+            if hnsw and len(allowed) <= EXACT_UP_TO:
+                return self._exact(vector[0], allowed, query.similarity_top_k)
+            params = self._search_params(faiss.IDSelectorBatch(allowed), hnsw)
+        elif self._dead:
+            dead = np.fromiter(self._dead, dtype=np.int64, count=len(self._dead))
+            params = self._search_params(faiss.IDSelectorNot(faiss.IDSelectorBatch(dead)), hnsw)
         k = min(query.similarity_top_k, len(self))
         scores, ids = self._index.search(vector, k, params=params)
         hits = [
@@ -116,8 +155,83 @@ class FaissArticleStore(BasePydanticVectorStore):
         ]
         return VectorStoreQueryResult(similarities=[s for s, _ in hits], ids=[n for _, n in hits])
 
+    @staticmethod
+    def _search_params(selector: Any, hnsw: bool) -> Any:
+        if hnsw:
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[call-arg]
+        return faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
+
+    def _exact(self, vector: np.ndarray, allowed: np.ndarray, top_k: int) -> VectorStoreQueryResult:
+        """Inner products with the allowed vectors themselves: exact, whatever the index type."""
+        scores = self._index.reconstruct_batch(allowed) @ vector
+        order = np.argsort(-scores, kind="stable")[:top_k]
+        return VectorStoreQueryResult(
+            similarities=[float(scores[i]) for i in order],
+            ids=[self._faiss_to_node[int(allowed[i])] for i in order],
+        )
+
+    @property
+    def has_dead(self) -> bool:
+        """Whether deleted vectors still sit in the index (HNSW), to be dropped when it is rewritten."""
+        return bool(self._dead)
+
+    def vectors_of(self, faiss_ids: np.ndarray) -> np.ndarray:
+        return np.asarray(self._index.reconstruct_batch(np.asarray(faiss_ids, dtype=np.int64)))
+
+    def rewritten(self, kind: str) -> FaissArticleStore:
+        """A copy with only the live vectors, in a new index of `kind`: what a merged segment is written as."""
+        copy = FaissArticleStore(self.dimension, new_faiss_index(self.dimension, kind))
+        copy._next_id = self._next_id
+        ids = np.asarray(sorted(self._faiss_to_node), dtype=np.int64)
+        if ids.size:
+            copy._index.add_with_ids(self.vectors_of(ids), ids)
+        for node_id, faiss_id in self._node_to_faiss.items():
+            copy._file(node_id, faiss_id, self._node_article[node_id])
+        return copy
+
     def node_ids(self) -> list[str]:
         return list(self._node_to_faiss)
+
+    @property
+    def next_id(self) -> int:
+        """The FAISS id the next vector gets: ids only grow, so vectors added after a point are those at or above it."""
+        return self._next_id
+
+    def absorb(self, other: FaissArticleStore) -> None:
+        """Take in `other`'s vectors under their own ids (a later segment): a chunk held already is replaced."""
+        if len(other) == 0:
+            self._next_id = max(self._next_id, other._next_id)
+            return
+        self.delete_nodes(other.node_ids())
+        if self._index.ntotal == 0:
+            self._index = other._index  # the first segment: adopted, not copied
+            self._dead = set(other._dead)
+        else:
+            ids = np.asarray(sorted(other._faiss_to_node), dtype=np.int64)
+            self._index.add_with_ids(other.vectors_of(ids), ids)
+        for node_id, faiss_id in other._node_to_faiss.items():
+            self._file(node_id, faiss_id, other._node_article[node_id])
+        self._next_id = max(self._next_id, other._next_id)
+
+    def added_since(self, first_id: int) -> FaissArticleStore:
+        """A new store of the vectors whose ids are `first_id` or more: what a writer added since it loaded."""
+        delta = FaissArticleStore(self.dimension)
+        delta._next_id = self._next_id
+        ids = faiss.vector_to_array(self._index.id_map)
+        # Vectors are appended with growing ids and FAISS keeps their order on removal: the new ones are a tail.
+        if ids.size and bool(np.all(ids[1:] > ids[:-1])):
+            start = int(np.searchsorted(ids, first_id))
+            rows = np.arange(start, ids.size)
+        else:
+            rows = np.flatnonzero(ids >= first_id)
+        new = np.asarray([i for i in ids[rows].tolist() if i not in self._dead], dtype=np.int64)
+        if new.size == 0:
+            return delta
+        delta._index.add_with_ids(self.vectors_of(new), new)
+        for faiss_id in new.tolist():
+            node_id = self._faiss_to_node[faiss_id]
+            delta._file(node_id, faiss_id, self._node_article[node_id])
+        return delta
 
     def article_of(self, node_id: str) -> str | None:
         """The article a chunk's vector is filed under (what `delete` removes it with)."""

@@ -19,7 +19,8 @@ from sample_data import SEED_QUESTION, SEED_TITLE
 from newsrag.errors import IndexDamagedError
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
-from newsrag.index.storage import DOCSTORE, MANIFEST, current_snapshot_dir, load_snapshot
+from newsrag.index.segments import DOCSTORE, REMOVED, SEGMENTS_DIR
+from newsrag.index.storage import MANIFEST, SEGMENT_LIST, current_snapshot_dir, load_snapshot
 from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE
 from newsrag.rag.engine import NewsRAG
 
@@ -58,8 +59,18 @@ def vector_id_not_in_faiss(ids: dict) -> None:
 
 @dataclass(frozen=True)
 class Damage:
-    apply: Callable[[Path], None]  # given the snapshot folder
+    apply: Callable[[Path], None]  # given the folder `where` names
     named: str  # a regex of what the error or warning must say
+    where: str = "segment"  # the newest segment of the snapshot, or the snapshot's own folder
+
+    def to(self, snapshot: Path) -> None:
+        self.apply(snapshot if self.where == "snapshot" else newest_segment(snapshot))
+
+
+def newest_segment(snapshot: Path) -> Path:
+    """The segment the snapshot's own write added: the others are shared with the snapshot before it."""
+    name = json.loads((snapshot / SEGMENT_LIST).read_text())["segments"][-1]["name"]
+    return snapshot.parent / SEGMENTS_DIR / name
 
 
 DAMAGES = {
@@ -69,15 +80,31 @@ DAMAGES = {
     "extra manifest key": Damage(
         lambda d: edit_json(d / MANIFEST, lambda m: m.update(surprise=1)),
         r"manifest\.json: unknown keys surprise",
+        "snapshot",
     ),
     "manifest of another format version": Damage(
-        lambda d: edit_json(d / MANIFEST, lambda m: m.update(format_version=2)),
-        r"manifest\.json: format 2, this version reads 1",
+        lambda d: edit_json(d / MANIFEST, lambda m: m.update(format_version=3)),
+        r"manifest\.json: format 3, this version reads 2",
+        "snapshot",
     ),
     "manifest value of the wrong type": Damage(
         lambda d: edit_json(d / MANIFEST, lambda m: m.update(dimension="384")),
         r"manifest\.json: values of the wrong type for dimension",
+        "snapshot",
     ),
+    "truncated segment list": Damage(
+        lambda d: cut_in_half(d / SEGMENT_LIST), r"segments\.json: not valid JSON", "snapshot"
+    ),
+    "segment list naming a folder outside": Damage(
+        lambda d: edit_json(d / SEGMENT_LIST, lambda m: m["segments"][-1].update(name="../../etc")),
+        r"segments\.json: an entry is not",
+        "snapshot",
+    ),
+    "damaged removal list": Damage(
+        lambda d: (d / REMOVED).write_text('["not", "by collection"]'),
+        r"removed\.json: not the removed keys of each collection",
+    ),
+    "missing segment folder": Damage(shutil.rmtree, r"segment s-\S+/the segment folder is missing"),
     "truncated docstore.json": Damage(lambda d: cut_in_half(d / DOCSTORE), r"docstore\.json: not valid JSON"),
     "emptied id map": Damage(
         lambda d: edit_json(d / IDS_FILE, lambda i: i.update(nodes={}, articles={})),
@@ -85,7 +112,7 @@ DAMAGES = {
     ),
     "empty id map file": Damage(lambda d: (d / IDS_FILE).write_text(""), r"vector_ids\.json: not valid JSON"),
     "missing vector_ids.json": Damage(lambda d: (d / IDS_FILE).unlink(), r"vector_ids\.json: missing"),
-    "missing snapshot folder": Damage(shutil.rmtree, r"v-\S+: the snapshot folder is missing"),
+    "missing snapshot folder": Damage(shutil.rmtree, r"v-\S+: the snapshot folder is missing", "snapshot"),
     "docstore chunk without a vector": Damage(
         lambda d: edit_json(d / DOCSTORE, chunk_without_vector),
         r"docstore\.json: chunk \S+#99 has no vector in vector_ids\.json",
@@ -108,14 +135,18 @@ def live(settings) -> Path:
 
 
 @pytest.fixture
-def two_snapshots(index_copy):
-    """The index copy after one removal: a live snapshot of 30 articles, the previous one of 31 beside it."""
+def two_snapshots(index_copy, embedder, tmp_path):
+    """The index copy after one more article of two chunks: a live snapshot of 32 articles, whose own
+    segment holds that article, and the previous one of 31 beside it."""
     previous = live(index_copy)
-    removed = next(
-        a.id for a in Catalog(load_snapshot(index_copy.index_dir)).articles() if a.title != SEED_TITLE
+    path = tmp_path / "added.jsonl"
+    text = " ".join(
+        f"Harbour ferry crossing {n} will run every {n + 10} minutes from Monday." for n in range(40)
     )
-    assert remove(index_copy, [removed]).removed == [removed]
-    return index_copy, previous, removed
+    path.write_text(json.dumps({"id": "added-before-damage", "title": "Ferries", "text": text}) + "\n")
+    report = ingest(index_copy, [str(path)], embedder)
+    assert report.new == ["added-before-damage"] and report.chunks_written >= 2
+    return index_copy, previous, "added-before-damage"
 
 
 def new_story(tmp_path: Path) -> str:
@@ -128,9 +159,9 @@ def new_story(tmp_path: Path) -> str:
 
 @pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
 def test_a_damaged_live_snapshot_falls_back_to_the_previous_one(two_snapshots, embedder, damage, caplog):
-    settings, previous, removed = two_snapshots
+    settings, previous, added = two_snapshots
     damaged = live(settings)
-    damage.apply(damaged)
+    damage.to(damaged)
     with caplog.at_level(logging.WARNING, logger="newsrag.index.storage"):
         snapshot = load_snapshot(settings.index_dir)
     assert snapshot.path == previous and snapshot.fallback_from == damaged
@@ -140,7 +171,7 @@ def test_a_damaged_live_snapshot_falls_back_to_the_previous_one(two_snapshots, e
     assert REPAIR in warning
     assert warning in caplog.text
     catalog = Catalog(snapshot)
-    assert len(catalog.articles()) == 31 and catalog.has_article(removed)  # what the previous snapshot held
+    assert len(catalog.articles()) == 31 and not catalog.has_article(added)  # what the previous snapshot held
     assert catalog.stats().warning == warning
     assert live(settings) == damaged  # loading repairs nothing behind the user's back
     engine = NewsRAG(settings, embedder)
@@ -151,7 +182,7 @@ def test_a_damaged_live_snapshot_falls_back_to_the_previous_one(two_snapshots, e
 
 @pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
 def test_a_damaged_index_with_no_earlier_snapshot_is_a_typed_error(index_copy, damage):
-    damage.apply(live(index_copy))
+    damage.to(live(index_copy))
     with pytest.raises(IndexDamagedError, match=damage.named) as caught:
         load_snapshot(index_copy.index_dir)
     message = str(caught.value)
@@ -162,39 +193,46 @@ def test_a_damaged_index_with_no_earlier_snapshot_is_a_typed_error(index_copy, d
 def test_when_every_snapshot_is_damaged_each_is_named(two_snapshots):
     settings, previous, _ = two_snapshots
     damaged = live(settings)
-    cut_in_half(damaged / VECTORS_FILE)
-    (previous / IDS_FILE).write_text("{")
+    segment = newest_segment(damaged)
+    cut_in_half(segment / VECTORS_FILE)
+    (previous / SEGMENT_LIST).write_text("{")
     with pytest.raises(IndexDamagedError) as caught:
         load_snapshot(settings.index_dir)
     message = str(caught.value)
-    assert f"{damaged.name}/{VECTORS_FILE}: not a readable FAISS index" in message
-    assert f"{previous.name}/{IDS_FILE}: not valid JSON" in message
+    assert f"{damaged.name}/segment {segment.name}/{VECTORS_FILE}: not a readable FAISS index" in message
+    assert f"{previous.name}/{SEGMENT_LIST}: not valid JSON" in message
     assert "no earlier snapshot loads" in message and REPAIR in message
 
 
 def test_an_ingest_onto_a_damaged_snapshot_builds_on_the_previous_one(two_snapshots, embedder, tmp_path):
-    settings, previous, removed = two_snapshots
+    settings, previous, added = two_snapshots
     damaged = live(settings)
-    cut_in_half(damaged / DOCSTORE)
+    segment = newest_segment(damaged)
+    cut_in_half(segment / DOCSTORE)
     report = ingest(settings, [new_story(tmp_path)], embedder)
     assert report.new == ["after-damage"]
     assert report.warning and "docstore.json: not valid JSON" in report.warning
     snapshot = load_snapshot(settings.index_dir)
     assert snapshot.warning is None and snapshot.path not in (damaged, previous)
     catalog = Catalog(snapshot)
-    # The previous snapshot's 31 articles (the one removed in the damaged snapshot is back) and the new one.
+    # The previous snapshot's 31 articles (the one added in the damaged snapshot is gone) and the new one.
     assert (
-        len(catalog.articles()) == 32 and catalog.has_article(removed) and catalog.has_article("after-damage")
+        len(catalog.articles()) == 32
+        and not catalog.has_article(added)
+        and catalog.has_article("after-damage")
     )
     assert not damaged.exists() and previous.exists()  # the damaged one went, the one built on is kept
+    assert not segment.exists()  # and so did its segment, which no snapshot lists any more
 
 
 def test_a_write_onto_an_index_with_no_loadable_snapshot_refuses_until_a_rebuild(
     index_copy, embedder, tmp_path
 ):
     damaged = live(index_copy)
-    cut_in_half(damaged / VECTORS_FILE)
-    some_id = json.loads((damaged / IDS_FILE).read_text())["nodes"].popitem()[0].rsplit("#", 1)[0]
+    cut_in_half(newest_segment(damaged) / VECTORS_FILE)
+    some_id = (
+        json.loads((newest_segment(damaged) / IDS_FILE).read_text())["nodes"].popitem()[0].rsplit("#", 1)[0]
+    )
     with pytest.raises(IndexDamagedError, match=r"vectors\.faiss.*--rebuild"):
         ingest(index_copy, [new_story(tmp_path)], embedder)
     with pytest.raises(IndexDamagedError, match=r"vectors\.faiss.*--rebuild"):
@@ -217,7 +255,7 @@ def newsrag_cli(settings, *args: str) -> subprocess.CompletedProcess:
 
 def test_the_cli_reports_damage_in_one_line(two_snapshots):
     settings, previous, _ = two_snapshots
-    cut_in_half(live(settings) / VECTORS_FILE)
+    cut_in_half(newest_segment(live(settings)) / VECTORS_FILE)
     served = newsrag_cli(settings, "stats", "--json")
     assert served.returncode == 0, served.stderr
     warning = json.loads(served.stdout)["warning"]

@@ -8,8 +8,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import faiss
 import pytest
+from index_files import live_vectors
 from llama_index.core.schema import MetadataMode
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from sample_data import SEED, SEED_TITLE, cnndm_rows
@@ -20,7 +20,6 @@ from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
 from newsrag.index.loaders import iter_inputs
 from newsrag.index.storage import CURRENT, current_snapshot_dir, load_snapshot, writer_lock
-from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -57,15 +56,14 @@ def assert_consistent(settings) -> Catalog:
     """Docstore chunks, the FAISS vectors and the id map on disk all describe the same chunks."""
     catalog = open_catalog(settings)
     chunk_ids = {c.node_id for c in catalog.chunks()}
-    folder = current_snapshot_dir(settings.index_dir)
-    ids = json.loads((folder / IDS_FILE).read_text())
-    assert faiss.read_index(str(folder / VECTORS_FILE)).ntotal == len(chunk_ids)
+    on_disk = live_vectors(settings.index_dir)
+    assert len(on_disk.in_faiss) == len(chunk_ids)
     assert len(catalog.snapshot.vectors) == len(chunk_ids)
-    assert set(ids["nodes"]) == chunk_ids
-    assert len(set(ids["nodes"].values())) == len(chunk_ids)
-    assert set(ids["articles"]) == {a.id for a in catalog.articles()}
+    assert set(on_disk.nodes) == chunk_ids
+    assert len(set(on_disk.nodes.values())) == len(chunk_ids)
+    assert set(on_disk.articles) == {a.id for a in catalog.articles()}
     grouped = chunks_by_article(catalog)
-    for article_id, node_ids in ids["articles"].items():
+    for article_id, node_ids in on_disk.articles.items():
         assert sorted(node_ids) == sorted(c.node_id for c in grouped[article_id])
     assert set(grouped) == {a.id for a in catalog.articles()}
     return catalog
@@ -484,3 +482,41 @@ def test_removing_an_id_given_twice_reports_it_once(index_copy):
     report = remove(index_copy, [article_id, article_id])
     assert report.removed == [article_id]
     assert len(assert_consistent(index_copy).articles()) == 30
+
+
+def test_a_large_ingest_lands_in_parts_and_an_interrupted_one_resumes(
+    small_index, embedder, tmp_path, monkeypatch
+):
+    """Each part is saved as it is done: an ingest that fails in its third part keeps the first two,
+    and the same ingest run again finds them unchanged and does only the rest."""
+    import newsrag.index.ingest as ingest_module
+
+    settings = small_index.replace(index_dir=tmp_path / "parts")
+    monkeypatch.setattr(ingest_module, "PART_ARTICLES", 2)
+    rows = [
+        {"id": f"part-{n}", "title": f"Part {n}", "text": f"Ferry timetable {n} changes on Monday."}
+        for n in range(7)
+    ]
+    path = tmp_path / "parts.jsonl"
+    write_jsonl(path, rows)
+    real = ingest_module._index_articles
+    calls = []
+
+    def failing_third(snapshot, articles, *args):
+        calls.append([a.id for a in articles])
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the user pressed Ctrl-C during the third part
+        return real(snapshot, articles, *args)
+
+    monkeypatch.setattr(ingest_module, "_index_articles", failing_third)
+    with pytest.raises(KeyboardInterrupt):
+        ingest(settings, [str(path)], embedder)
+    assert {a.id for a in open_catalog(settings).articles()} == {"part-0", "part-1", "part-2", "part-3"}
+    assert len(load_snapshot(settings.index_dir).segments) <= 2
+
+    monkeypatch.setattr(ingest_module, "_index_articles", real)
+    report = ingest(settings, [str(path)], embedder)
+    assert sorted(report.unchanged) == ["part-0", "part-1", "part-2", "part-3"]
+    assert sorted(report.new) == ["part-4", "part-5", "part-6"]
+    catalog = assert_consistent(settings)
+    assert {a.id for a in catalog.articles()} == {r["id"] for r in rows}

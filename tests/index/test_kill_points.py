@@ -4,7 +4,7 @@ and running the same ingest again completes it.
 
 The ingest process kills itself (os.kill(getpid(), SIGKILL): a real kill, no exception is raised or
 caught) at its Nth *event*: inputs read, lock taken, each embedding batch, each file write and fsync
-of the new snapshot, its rename into place, the CURRENT swap, the pruning, the return. A first run
+of the new segment and snapshot, their renames into place, the CURRENT swap, the pruning, the return. A first run
 with no kill lists the events; the 20 kill points include the first event of every kind and are
 otherwise spread as evenly as possible over the run.
 """
@@ -19,14 +19,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import faiss
 import pytest
+from index_files import live_vectors
 from sample_data import SEED_QUESTION, SEED_TITLE, cnndm_rows
 
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
 from newsrag.index.storage import CURRENT, current_snapshot_dir, load_snapshot
-from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE
 from newsrag.rag.engine import NewsRAG
 
 KILLS = 20
@@ -37,8 +36,7 @@ import fcntl, os, shutil, signal, sys
 from pathlib import Path
 
 import faiss
-from llama_index.core.storage.docstore import SimpleDocumentStore
-
+import newsrag.index.segments as segments
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import ingest
 from newsrag.settings import Settings
@@ -86,7 +84,7 @@ def flock(fd, operation):
 
 # Installed after the model is loaded: only the ingest's own calls are counted.
 fcntl.flock = flock
-wrap(SimpleDocumentStore, "persist", "docstore.json", starts="writing the new snapshot")
+wrap(segments, "_write_synced", "a segment file", starts="writing the new snapshot")
 wrap(faiss, "serialize_index", "vectors.faiss")
 wrap(os, "fsync", "fsync")
 wrap(os, "rename", "rename into place", then="in place, CURRENT not yet swapped")
@@ -185,12 +183,9 @@ def assert_whole(settings, plan: dict) -> str:
         assert all(text[c.start_char_idx : c.end_char_idx] == c.text for c in group)  # of this version
     updated_id, old_text, new_text = plan["updated"]
     assert catalog.article(updated_id).text == (new_text if state == "new" else old_text)
-    # The vector files, read with FAISS and json directly: one vector per chunk, ids resolving both ways.
-    folder = current_snapshot_dir(settings.index_dir)
-    ids = json.loads((folder / IDS_FILE).read_text())
-    vectors = faiss.read_index(str(folder / VECTORS_FILE))
-    assert set(ids["nodes"]) == set(chunk_ids) and vectors.ntotal == len(chunk_ids)
-    assert set(faiss.vector_to_array(vectors.id_map).tolist()) == set(ids["nodes"].values())
+    # The segments' vector files, read with FAISS and json directly: one vector per chunk, ids resolving both ways.
+    on_disk = live_vectors(settings.index_dir)
+    assert set(on_disk.nodes) == set(chunk_ids) and len(on_disk.in_faiss) == len(chunk_ids)
     return state
 
 
@@ -240,6 +235,12 @@ def test_an_ingest_killed_at_any_of_20_points_leaves_a_whole_index_and_reruns_to
         if report.changed:  # a write clears what the killed writer left and keeps two snapshots
             assert not any(p.name.startswith((".building-", f".{CURRENT}.")) for p in index_dir.iterdir())
             assert len(list(index_dir.glob("v-*"))) <= 2
+            listed = {
+                s["name"]
+                for v in index_dir.glob("v-*")
+                for s in json.loads((v / "segments.json").read_text())["segments"]
+            }
+            assert {p.name for p in (index_dir / "segments").iterdir()} == listed  # and its segments
         outcomes.append((events[kill_at - 1].split(": ", 1)[0], state, left))
         print(
             f"kill at event {kill_at:2} ({events[kill_at - 1]}): {state} index live, left {left or 'nothing'}"

@@ -31,9 +31,11 @@ from newsrag.errors import (
 )
 from newsrag.index.catalog import Catalog
 from newsrag.index.ingest import ingest, remove
+from newsrag.index.segments import SEGMENTS_DIR
 from newsrag.index.storage import (
     CURRENT,
     MANIFEST,
+    SEGMENT_LIST,
     Manifest,
     current_snapshot_dir,
     load_snapshot,
@@ -41,7 +43,8 @@ from newsrag.index.storage import (
 )
 from newsrag.settings import Settings
 
-SNAPSHOT_FILES = {"manifest.json", "docstore.json", "vectors.faiss", "vector_ids.json"}
+SNAPSHOT_FILES = {"manifest.json", "segments.json"}
+SEGMENT_FILES = {"docstore.json", "removed.json", "vectors.faiss", "vector_ids.json"}
 
 
 def seed_id(settings) -> str:
@@ -77,11 +80,18 @@ def test_only_json_faiss_and_the_current_pointer_are_persisted(small_index):
     top = {p.name for p in index_dir.iterdir()}
     live = current_snapshot_dir(index_dir)
     assert live is not None and live.parent == index_dir and live.name.startswith("v-")
-    assert top == {CURRENT, ".lock", live.name}
+    assert top == {CURRENT, ".lock", SEGMENTS_DIR, live.name}
     assert (index_dir / ".lock").stat().st_size == 0
     assert (index_dir / CURRENT).read_text() == live.name + "\n"
     assert {p.name for p in live.iterdir()} == SNAPSHOT_FILES
-    for path in live.iterdir():
+    listed = [s["name"] for s in json.loads((live / SEGMENT_LIST).read_text())["segments"]]
+    assert sorted(listed) == sorted(p.name for p in (index_dir / SEGMENTS_DIR).iterdir())
+    files = [*live.iterdir()]
+    for name in listed:
+        folder = index_dir / SEGMENTS_DIR / name
+        assert {p.name for p in folder.iterdir()} == SEGMENT_FILES
+        files += folder.iterdir()
+    for path in files:
         head = path.read_bytes()[:2]
         assert head[:1] != b"\x80", f"{path.name} looks like a pickle"
         if path.suffix == ".json":
@@ -110,7 +120,7 @@ def test_manifest_records_the_build_settings(small_index, embedder):
     assert raw["dimension"] == embedder.dimension == 384
     assert raw["chunk_size"] == embedder.max_tokens
     assert raw["chunk_overlap"] == 32
-    assert raw["format_version"] == 1
+    assert raw["format_version"] == 2
     assert raw["created_at"] and raw["updated_at"]
 
 
@@ -136,7 +146,7 @@ def test_another_format_version_is_refused(index_copy):
     manifest = current_snapshot_dir(index_copy.index_dir) / MANIFEST
     manifest.write_text(json.dumps({**json.loads(manifest.read_text()), "format_version": 99}))
     with pytest.raises(
-        IndexDamagedError, match=r"manifest.json: format 99, this version reads 1; .*--rebuild"
+        IndexDamagedError, match=r"manifest.json: format 99, this version reads 2; .*--rebuild"
     ):
         load_snapshot(index_copy.index_dir)
 
@@ -288,7 +298,11 @@ real = {"rename": os.rename, "replace": os.replace}
 
 def die_at(name):
     def call(src, dst, *args, **kwargs):
-        if name == step:
+        # "segment": the new segment's rename into place; "rename": the new snapshot's; "replace": CURRENT's.
+        moving = Path(src).name
+        if (name, step) == ("rename", "segment") and moving.startswith(".building-s-") or (
+            name == step and (name != "rename" or moving.startswith(".building-v-"))
+        ):
             os.kill(os.getpid(), signal.SIGKILL)
         return real[name](src, dst, *args, **kwargs)
     return call
@@ -302,6 +316,7 @@ print("survived", flush=True)
 @pytest.mark.parametrize(
     ("step", "debris"),
     [
+        ("segment", f"{SEGMENTS_DIR}/.building-s-*"),  # the new segment is written but not yet in place
         ("rename", ".building-v-*"),  # the new snapshot is written but not yet in place
         ("replace", f".{CURRENT}.*"),  # in place, CURRENT not yet swapped
     ],
@@ -323,8 +338,10 @@ def test_writer_killed_during_the_swap_leaves_the_old_index_live(
     if step == "rename":  # killed with a complete snapshot written beside the live one
         [building] = index_dir.glob(".building-v-*")
         assert {p.name for p in building.iterdir()} == SNAPSHOT_FILES
-    else:  # killed with the new snapshot in place, CURRENT still naming the old one
+    elif step == "replace":  # killed with the new snapshot in place, CURRENT still naming the old one
         assert len(list(index_dir.glob("v-*"))) == 2
+    else:  # killed before any new snapshot was written
+        assert len(list(index_dir.glob("v-*"))) == 1 and not list(index_dir.glob(".building-v-*"))
     assert (index_dir / CURRENT).read_text() == pointer
     assert Catalog(load_snapshot(index_dir)).has_article(target)  # the removal never went live
     assert_old_index_intact(index_copy, embedder)
@@ -333,6 +350,13 @@ def test_writer_killed_during_the_swap_leaves_the_old_index_live(
     assert report.new == ["after-crash"]
     assert_old_index_intact(index_copy, embedder, articles=32)
     assert not list(index_dir.glob(".building-*")) and not list(index_dir.glob(f".{CURRENT}.*"))
+    assert not list(index_dir.glob(f"{SEGMENTS_DIR}/.building-*"))
+    listed = {
+        s["name"]
+        for v in index_dir.glob("v-*")
+        for s in json.loads((v / SEGMENT_LIST).read_text())["segments"]
+    }
+    assert {p.name for p in (index_dir / SEGMENTS_DIR).iterdir()} == listed  # no segment left unlisted
     assert os.listdir(current_snapshot_dir(index_dir)) and len(list(index_dir.glob("v-*"))) <= 2
 
 
@@ -373,11 +397,13 @@ def test_a_read_only_index_dir_is_a_clear_error_and_the_old_index_stays_live(ind
     index_dir = index_copy.index_dir
     pointer = (index_dir / CURRENT).read_text()
     before = sorted(p.name for p in index_dir.iterdir())
+    segments = sorted(p.name for p in (index_dir / SEGMENTS_DIR).iterdir())
     story = write_story(tmp_path / "after.jsonl")
     with read_only(index_dir) as how:
         with pytest.raises(NewsRagError) as caught:
             ingest(index_copy, [story], embedder)
         assert sorted(p.name for p in index_dir.iterdir()) == before  # nothing half-written left behind
+        assert sorted(p.name for p in (index_dir / SEGMENTS_DIR).iterdir()) == segments
     print(f"read-only by {how}: {caught.value}")
     assert re.fullmatch(
         rf"cannot write the index in {re.escape(str(index_dir))}: (permission denied|operation not permitted) "
@@ -406,7 +432,9 @@ try:
     remove(Settings(index_dir=index_dir, lock_timeout=5.0), [article_id])
     print(json.dumps({"error": None}))
 except NewsRagError as exc:
-    print(json.dumps({"error": str(exc), "entries": sorted(p.name for p in index_dir.iterdir())}))
+    entries = sorted(p.name for p in index_dir.iterdir())
+    segments = sorted(p.name for p in (index_dir / "segments").iterdir())
+    print(json.dumps({"error": str(exc), "entries": entries, "segments": segments}))
 """
 
 ON_TMPFS = """
@@ -431,9 +459,12 @@ def test_a_full_disk_is_a_clear_error_and_the_old_index_stays_live(index_copy, t
             "no user namespaces here to mount a small tmpfs in; the file-size-limit test covers the path"
         )
     live = current_snapshot_dir(index_copy.index_dir)
-    sizes = {p.name: p.stat().st_size for p in live.iterdir()}
-    # Room for the index and the new snapshot's manifest and docstore, not for its vectors.
-    room = sum(sizes.values()) + sizes["manifest.json"] + sizes["docstore.json"] + 64 * 1024
+    segments = sorted(p.name for p in (index_copy.index_dir / SEGMENTS_DIR).iterdir())
+    # tmpfs gives each file whole 4 KiB pages: room for the index and the new segment's first two files
+    # (its docstore.json and removed.json), not for its vectors.
+    page = 4096
+    used = sum(-(-p.stat().st_size // page) * page for p in index_copy.index_dir.rglob("*") if p.is_file())
+    room = used + 2 * page
     mount = tmp_path / "small-disk"
     mount.mkdir()
     child = subprocess.run(
@@ -460,31 +491,119 @@ def test_a_full_disk_is_a_clear_error_and_the_old_index_stays_live(index_copy, t
     result = json.loads(outcome)
     print(f"full tmpfs of {room} bytes: {result['error']}")
     assert re.fullmatch(
-        r"cannot write the index in \S+: no space left on device "
-        r"\(writing a new snapshot's vectors\.faiss and vector_ids\.json; the index is unchanged\)",
+        r"cannot write the index in \S+: no space left on device \(writing a new segment; the index is unchanged\)",
         result["error"] or "",
     )
-    assert set(result["entries"]) == {CURRENT, ".lock", live.name}  # no half-written snapshot left
+    assert set(result["entries"]) == {CURRENT, ".lock", SEGMENTS_DIR, live.name}  # no half-written snapshot
+    assert result["segments"] == segments  # nor segment
     assert pointer == live.name and articles == "31"
 
 
 def test_a_write_failing_midway_is_a_clear_error_and_the_old_index_stays_live(index_copy, embedder):
     index_dir = index_copy.index_dir
     pointer = (index_dir / CURRENT).read_text()
-    docstore = (current_snapshot_dir(index_dir) / "docstore.json").stat().st_size
+    segments = sorted(p.name for p in (index_dir / SEGMENTS_DIR).iterdir())
+    limit = 128  # bytes: a removal's segment starts with a nearly empty docstore.json, then its longer removed.json
     child = subprocess.run(
-        [sys.executable, "-c", FULL_DISK_CHILD, str(index_dir), seed_id(index_copy), str(docstore // 2)],
+        [sys.executable, "-c", FULL_DISK_CHILD, str(index_dir), seed_id(index_copy), str(limit)],
         capture_output=True,
         text=True,
         timeout=120,
     )
     assert child.returncode == 0, child.stderr[-2000:]
     result = json.loads(child.stdout)
-    print(f"file size limit of {docstore // 2} bytes: {result['error']}")
+    print(f"file size limit of {limit} bytes: {result['error']}")
     assert re.fullmatch(
-        r"cannot write the index in \S+: file too large \(writing a new snapshot's docstore\.json; the index is unchanged\)",
+        r"cannot write the index in \S+: file too large \(writing a new segment; the index is unchanged\)",
         result["error"] or "",
     )
-    assert set(result["entries"]) == {CURRENT, ".lock", pointer.strip()}
+    assert set(result["entries"]) == {CURRENT, ".lock", SEGMENTS_DIR, pointer.strip()}
+    assert result["segments"] == segments
     assert (index_dir / CURRENT).read_text() == pointer
     assert_old_index_intact(index_copy, embedder)
+
+
+# --- segments: a write stores what it changed ---------------------------------------------------
+
+
+def segment_files(index_dir: Path) -> dict[str, tuple[int, int, int]]:
+    """Every segment file with its inode, size and modification time: what a rewrite would change."""
+    return {
+        str(p.relative_to(index_dir)): (p.stat().st_ino, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in (index_dir / SEGMENTS_DIR).rglob("*")
+        if p.is_file()
+    }
+
+
+def test_adding_one_article_writes_one_small_segment_and_rewrites_nothing(index_copy, embedder, tmp_path):
+    index_dir = index_copy.index_dir
+    before = segment_files(index_dir)
+    base_bytes = sum(size for _, size, _ in before.values())
+    assert ingest(index_copy, [write_story(tmp_path / "after.jsonl")], embedder).new == ["after-crash"]
+    after = segment_files(index_dir)
+    assert {k: v for k, v in after.items() if k in before} == before  # every old file as it was
+    new = {k: size for k, (_, size, _) in after.items() if k not in before}
+    assert {Path(k).name for k in new} == SEGMENT_FILES
+    print(f"one article: {sum(new.values())} bytes written beside {base_bytes} bytes of index")
+    assert sum(new.values()) < base_bytes / 20
+    assert_old_index_intact(index_copy, embedder, articles=32)
+
+
+def test_removing_an_article_rewrites_nothing_and_its_vectors_go(index_copy, embedder):
+    index_dir = index_copy.index_dir
+    before = segment_files(index_dir)
+    target = seed_id(index_copy)
+    assert remove(index_copy, [target]).removed == [target]
+    after = segment_files(index_dir)
+    assert {k: v for k, v in after.items() if k in before} == before
+    snapshot = load_snapshot(index_dir)
+    catalog = Catalog(snapshot)
+    assert not catalog.has_article(target) and target not in snapshot.vectors.article_ids()
+    assert len(snapshot.vectors) == len(catalog.chunks())
+
+
+def test_many_small_writes_keep_few_segments_and_the_same_contents(index_copy, embedder, tmp_path):
+    from newsrag.index.segments import merge_start
+
+    index_dir = index_copy.index_dir
+    ids = [a.id for a in Catalog(load_snapshot(index_dir)).articles()]
+    for n in range(12):  # add, update and remove, one small write each
+        path = tmp_path / f"story-{n}.jsonl"
+        story = {
+            "id": f"small-{n % 5}",
+            "title": f"Small {n}",
+            "text": f"Ferry timetable number {n} starts Monday.",
+        }
+        path.write_text(json.dumps(story) + "\n")
+        assert not ingest(index_copy, [str(path)], embedder).failed
+        if n % 4 == 3:
+            assert remove(index_copy, [ids.pop()]).removed
+    snapshot = load_snapshot(index_dir)
+    refs = snapshot.segments
+    assert len(refs) <= 5, [r.size for r in refs]
+    assert merge_start(refs) >= len(refs) - 1  # nothing left that the policy would merge
+    sizes = [r.size for r in refs]
+    assert all(sizes[i] > 2 * sum(sizes[i + 1 :]) for i in range(len(sizes) - 1)), sizes  # geometric
+    catalog = Catalog(snapshot)
+    assert {a.id for a in catalog.articles()} == set(ids) | {f"small-{i}" for i in range(5)}
+    assert catalog.article("small-1").title == "Small 11"  # the last version of each
+    assert len(snapshot.vectors) == len(catalog.chunks())
+    assert {p.name for p in (index_dir / SEGMENTS_DIR).iterdir()} == {
+        s["name"]
+        for v in index_dir.glob("v-*")
+        for s in json.loads((v / SEGMENT_LIST).read_text())["segments"]
+    }
+
+
+def test_the_merge_policy_keeps_segment_sizes_geometric():
+    from newsrag.index.segments import SegmentRef, merge_start
+
+    def refs(*sizes: int) -> list[SegmentRef]:
+        return [SegmentRef(f"s-{i}", s) for i, s in enumerate(sizes)]
+
+    assert merge_start(refs(1000, 5)) == 1  # a small write on a large index: nothing to merge
+    assert merge_start(refs(1000, 5, 5)) == 1  # two alike: merged
+    assert merge_start(refs(1000, 12, 5)) == 2
+    assert merge_start(refs(1000, 12, 5, 5)) == 1  # the merged pair is as large as the one before
+    assert merge_start(refs(100, 40, 20)) == 0  # the tail grew to half the base: everything merges
+    assert merge_start(refs(7)) == 0 and merge_start([]) == 0

@@ -19,7 +19,7 @@ from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import ingest, remove
 from newsrag.index.storage import current_snapshot_dir, load_snapshot
-from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE
+from newsrag.index.vector_store import VECTORS_FILE
 from newsrag.rag.engine import NewsRAG
 
 STORY = {
@@ -159,9 +159,13 @@ def test_a_reload_that_fails_keeps_the_old_corpus_answering(live_index, embedder
     remove(live_index, [seed])
     # Both snapshots on disk unreadable: the new live one and the one the engine serves from memory.
     new = current_snapshot_dir(live_index.index_dir)
-    good_vectors = (new / VECTORS_FILE).read_bytes()
-    (new / VECTORS_FILE).write_bytes(good_vectors[:100])
-    (served / IDS_FILE).write_text("{")
+    # The removal's own segment (the other is shared with the served snapshot), and the served one's list.
+    segment = (
+        new.parent / "segments" / json.loads((new / "segments.json").read_text())["segments"][-1]["name"]
+    )
+    good_vectors = (segment / VECTORS_FILE).read_bytes()
+    (segment / VECTORS_FILE).write_bytes(good_vectors[: len(good_vectors) // 2])
+    (served / "segments.json").write_text("{")
     with caplog.at_level(logging.ERROR, logger="newsrag.rag.engine"):
         answer = engine.ask(SEED_QUESTION)
     assert answer.citations and answer.citations[0].article_id == seed  # the old corpus, still answering
@@ -169,7 +173,7 @@ def test_a_reload_that_fails_keeps_the_old_corpus_answering(live_index, embedder
     assert engine.warning and "reloading it failed" in engine.warning and "vectors.faiss" in engine.warning
 
     assert seed in cited(engine.ask(SEED_QUESTION))  # still the old corpus, however often it is asked
-    (new / VECTORS_FILE).write_bytes(good_vectors)  # repaired: picked up at the next retry
+    (segment / VECTORS_FILE).write_bytes(good_vectors)  # repaired: picked up at the next retry
     time.sleep(engine.reload_retry_seconds + 0.05)
     assert seed not in cited(engine.ask(SEED_QUESTION))
     assert engine.warning is None and engine.catalog.snapshot.path == new
