@@ -5,7 +5,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install llm run test test-fast test-wheel lint bench eval eval-quick browser clean FORCE
+.PHONY: install extras llm run test test-fast test-wheel lint bench eval eval-quick browser clean FORCE
 
 $(BIN)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -29,13 +29,15 @@ $(VENV)/.linked: $(BIN)/.installed $(VENV)/.package-files
 
 install: $(VENV)/.linked
 
-# The tests also run a real local LLM: llama-cpp-python builds from source (about 4 minutes on
-# 2 cores; pip keeps the built wheel in its cache for the next run). `make run` does not need it.
-$(BIN)/.llama-cpp: pyproject.toml | $(VENV)/.linked
-	$(BIN)/pip install -q -e '.[dev,llama-cpp]' --config-settings editable_mode=strict
+# The tests also run a real local LLM and Milvus Lite, the optional extras: llama-cpp-python builds
+# from source (about 4 minutes on 2 cores; pip keeps the built wheel in its cache for the next run).
+# `make run` needs neither.
+$(BIN)/.extras: pyproject.toml | $(VENV)/.linked
+	$(BIN)/pip install -q -e '.[dev,llama-cpp,milvus]' --config-settings editable_mode=strict
 	touch $@
 
-llm: $(BIN)/.llama-cpp
+extras: $(BIN)/.extras
+llm: extras
 
 # The browser tests drive Debian's Chromium; install it when missing (needs root, as CI has).
 browser:
@@ -44,11 +46,11 @@ browser:
 run: install
 	$(BIN)/newsrag serve
 
-test: install llm browser
+test: install extras browser
 	$(BIN)/python -m pytest -q -m "not slow"
 	$(BIN)/python -m pytest -q -m slow || [ $$? -eq 5 ]
 
-test-fast: install llm
+test-fast: install extras
 	$(BIN)/python -m pytest -q -m "not slow" --deselect tests/ui/test_browser.py
 
 # The README's install path without a clone: build the wheel, install it (CPU torch first, no
