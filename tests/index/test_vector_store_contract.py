@@ -25,7 +25,7 @@ from llama_index.core.vector_stores.types import BasePydanticVectorStore, Vector
 from newsrag.errors import IndexMismatchError, VectorStoreUnavailableError
 from newsrag.index import milvus_store
 from newsrag.index.milvus_store import MilvusArticleStore
-from newsrag.index.vector_store import FaissArticleStore
+from newsrag.index.vector_store import FaissArticleStore, new_faiss_index
 
 # The article id is one a feed or a JSON input may give: quotes and a backslash must not break a filter.
 ODD = 'O\'Brien "quoted" \\ 2015'
@@ -101,11 +101,12 @@ def milvus_uri(tmp_path_factory) -> str:
 _collections = itertools.count()
 
 
-@pytest.fixture(params=["faiss", "milvus"])
+@pytest.fixture(params=["faiss", "faiss-hnsw", "milvus"])
 def store(request, milvus_uri) -> Iterator[BasePydanticVectorStore]:
-    """An empty store of each backend."""
-    if request.param == "faiss":
-        yield FaissArticleStore(dimension=DIMENSION)
+    """An empty store of each backend (FAISS with each index type it writes: exact, and HNSW)."""
+    if request.param.startswith("faiss"):
+        kind = "hnsw" if request.param == "faiss-hnsw" else "flat"
+        yield FaissArticleStore(dimension=DIMENSION, index=new_faiss_index(DIMENSION, kind))
         return
     milvus = MilvusArticleStore(
         uri=milvus_uri, collection=f"contract_{next(_collections)}", dimension=DIMENSION
