@@ -73,6 +73,11 @@ def segments_dir(index_dir: Path) -> Path:
     return index_dir / SEGMENTS_DIR
 
 
+def replay_folder(folder: Path, dimension: int) -> Contents:
+    """A folder holding a docstore.json and vectors without a removed.json: a snapshot of format 1."""
+    return Contents(_read_collections(folder / DOCSTORE), FaissArticleStore.load(folder, dimension), {})
+
+
 def replay(index_dir: Path, refs: list[SegmentRef], dimension: int) -> Contents:
     """The segments applied in order; IndexDamagedError names the segment and its bad file."""
     contents = Contents({}, FaissArticleStore(dimension), {})

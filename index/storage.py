@@ -45,6 +45,7 @@ from newsrag.index.segments import (
     merge_tail,
     prune_segments,
     replay,
+    replay_folder,
     segments_dir,
     segments_size,
     write_segment,
@@ -53,7 +54,10 @@ from newsrag.index.vector_store import IDS_FILE, FaissArticleStore, read_json
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2  # 1: one folder held the whole docstore and vectors; 2: segments
+FORMAT_VERSION = 2  # snapshots made of segments
+LEGACY_FORMAT = (
+    1  # one folder held the whole docstore and vectors: read as it is, rewritten at the next write
+)
 CURRENT = "CURRENT"
 MANIFEST = "manifest.json"
 SEGMENT_LIST = "segments.json"
@@ -80,7 +84,7 @@ class Manifest:
         if not isinstance(data, dict):
             raise IndexDamagedError(f"{MANIFEST}: not a JSON object")
         version = data.get("format_version")
-        if type(version) is int and version != FORMAT_VERSION:
+        if type(version) is int and version not in (LEGACY_FORMAT, FORMAT_VERSION):
             raise IndexDamagedError(f"{MANIFEST}: format {version}, this version reads {FORMAT_VERSION}")
         types = typing.get_type_hints(cls)
         unknown = sorted(set(data) - set(types))
@@ -129,9 +133,14 @@ class Snapshot:
     # Set by `begin_write`: the docstore's entries and the next vector id as loaded, to write only the changes.
     base: Collections | None = field(default=None, repr=False)
     base_next_id: int = 0
+    legacy: bool = (
+        False  # read from a snapshot of format 1, which lists no segments: the next write writes all
+    )
 
     def begin_write(self) -> None:
         """Remember what was loaded, so that `save_snapshot` writes only what changed since."""
+        if self.legacy:
+            return
         self.base = {c: dict(entries) for c, entries in _collections(self.docstore).items()}
         self.base_next_id = self.vectors.next_id
 
@@ -203,8 +212,14 @@ def read_snapshot(folder: Path) -> Snapshot:
         raise IndexDamagedError(f"{folder.name}: the snapshot folder is missing")
     try:
         manifest = Manifest.from_json(read_json(folder / MANIFEST))
-        refs = _read_segment_list(folder / SEGMENT_LIST)
-        contents = replay(folder.parent, refs, manifest.dimension)
+        legacy = manifest.format_version == LEGACY_FORMAT
+        if legacy:  # docstore.json and the vectors in the snapshot folder itself: one segment in all but name
+            refs = []
+            contents = replay_folder(folder, manifest.dimension)
+            manifest.format_version = FORMAT_VERSION  # what the next write makes of it
+        else:
+            refs = _read_segment_list(folder / SEGMENT_LIST)
+            contents = replay(folder.parent, refs, manifest.dimension)
         docstore = SimpleDocumentStore.from_dict(contents.data)
         try:
             nodes = docstore.docs
@@ -213,7 +228,7 @@ def read_snapshot(folder: Path) -> Snapshot:
         _check_across_files(nodes, contents.vectors)
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
-    return Snapshot(manifest, docstore, contents.vectors, folder, nodes=nodes, segments=refs)
+    return Snapshot(manifest, docstore, contents.vectors, folder, nodes=nodes, segments=refs, legacy=legacy)
 
 
 def _read_segment_list(path: Path) -> list[SegmentRef]:
@@ -328,7 +343,7 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
         raise _write_error(index_dir, exc, f"{step}; {unchanged}") from exc
     parent = snapshot.path
     snapshot.path, snapshot.fallback_from, snapshot.warning = final, None, None
-    snapshot.segments = refs
+    snapshot.segments, snapshot.legacy = refs, False
     snapshot.begin_write()  # a writer that goes on writes only what it changes after this
     _prune(index_dir, final, parent, previous, keep)
     return final

@@ -607,3 +607,29 @@ def test_the_merge_policy_keeps_segment_sizes_geometric():
     assert merge_start(refs(1000, 12, 5, 5)) == 1  # the merged pair is as large as the one before
     assert merge_start(refs(100, 40, 20)) == 0  # the tail grew to half the base: everything merges
     assert merge_start(refs(7)) == 0 and merge_start([]) == 0
+
+
+def test_an_index_of_format_1_is_read_and_its_next_write_makes_it_format_2(index_copy, embedder, tmp_path):
+    """Format 1 kept the whole docstore and vectors in the snapshot folder: such an index still answers,
+    and the first write stores all of it as a segment."""
+    from dataclasses import asdict
+
+    index_dir = index_copy.index_dir
+    snapshot = load_snapshot(index_dir)
+    legacy = index_dir / "v-20250101T000000000000-legacy"
+    legacy.mkdir()
+    manifest = {k: v for k, v in asdict(snapshot.manifest).items() if k != "vector_index"}
+    (legacy / MANIFEST).write_text(json.dumps({**manifest, "format_version": 1}))
+    snapshot.docstore.persist(str(legacy / "docstore.json"))
+    snapshot.vectors.persist(str(legacy))
+    shutil.rmtree(snapshot.path)
+    shutil.rmtree(index_dir / SEGMENTS_DIR)
+    (index_dir / CURRENT).write_text(legacy.name + "\n")
+
+    assert_old_index_intact(index_copy, embedder)
+    assert ingest(index_copy, [write_story(tmp_path / "after.jsonl")], embedder).new == ["after-crash"]
+    live = current_snapshot_dir(index_dir)
+    assert json.loads((live / MANIFEST).read_text())["format_version"] == 2
+    assert {p.name for p in live.iterdir()} == SNAPSHOT_FILES
+    assert_old_index_intact(index_copy, embedder, articles=32)
+    assert legacy.exists()  # the snapshot built on is kept, as always
