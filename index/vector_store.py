@@ -158,7 +158,7 @@ class FaissArticleStore(BasePydanticVectorStore):
     @staticmethod
     def _search_params(selector: Any, hnsw: bool) -> Any:
         if hnsw:
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[call-arg]
+            return faiss.SearchParametersHNSW(sel=selector, efSearch=HNSW_EF_SEARCH)  # type: ignore[attr-defined]
         return faiss.SearchParameters(sel=selector)  # type: ignore[call-arg]
 
     def _exact(self, vector: np.ndarray, allowed: np.ndarray, top_k: int) -> VectorStoreQueryResult:
