@@ -89,7 +89,8 @@ def choose_files(page, *paths: Path) -> None:
     """Put `paths` in the upload box and wait until Gradio lists the first one.
 
     Chromium in a container now and then drops the `change` event of a scripted file input
-    (microsoft/playwright#29683), so a list that never appears is set once more before failing.
+    (microsoft/playwright#29683), so a list that has not appeared after the full wait is set once
+    more before failing. (Not sooner: on a loaded machine a slow first upload would then land twice.)
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
@@ -97,7 +98,7 @@ def choose_files(page, *paths: Path) -> None:
     for attempt in (1, 2):
         box.locator("input[type=file]").set_input_files([str(p) for p in paths])
         try:
-            box.get_by_text(paths[0].name).first.wait_for(timeout=WAIT // 2)
+            box.get_by_text(paths[0].name).first.wait_for(timeout=WAIT)
             return
         except PlaywrightTimeout:
             if attempt == 2:
