@@ -25,19 +25,27 @@ import shutil
 import statistics
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from llama_index.core.schema import QueryBundle
 from pydantic import PrivateAttr
 
 from newsrag.data import SAMPLE_CORPUS
 from newsrag.errors import NewsRagError
 from newsrag.eval import processes, synthetic
-from newsrag.eval.bench_report import markdown
+from newsrag.eval.bench_report import (
+    BenchRun,
+    BuildFigures,
+    IngestFigures,
+    Percentiles,
+    ScaleFigures,
+    markdown,
+)
 from newsrag.eval.formats import QA_SET, QA_TEST_SET, load_qa
 from newsrag.index.articles import Article
 from newsrag.index.embedder import SentenceTransformerEmbedding
@@ -67,11 +75,12 @@ class Plan:
     warmup: int
     add_many: int
     repeats: int  # of add 1 and remove 1 (the median is reported) and of `--help`
+    rounds: int  # of the three ingests, interleaved (the best of each is reported)
     timeout: float  # seconds a subprocess may take
 
 
-FULL = Plan(None, 256, (16, 32, 64, 128), 40, 3, 100, 3, 900.0)
-QUICK = Plan(6, 16, (16, 64), 2, 1, 3, 1, 300.0)
+FULL = Plan(None, 256, (16, 32, 64, 128), 40, 3, 100, 3, 2, 900.0)
+QUICK = Plan(6, 16, (16, 64), 2, 1, 3, 1, 1, 300.0)
 
 
 class CountingEmbedding(SentenceTransformerEmbedding):
@@ -95,143 +104,6 @@ class CountingEmbedding(SentenceTransformerEmbedding):
         taken = self._texts, self._seconds
         self._texts, self._seconds = [], 0.0
         return taken
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    p50_ms: float
-    p95_ms: float
-
-    @classmethod
-    def of(cls, seconds: Sequence[float]) -> Percentiles:
-        return cls(float(np.percentile(seconds, 50)) * 1000, float(np.percentile(seconds, 95)) * 1000)
-
-
-@dataclass
-class IngestFigures:
-    """Part 1: the sample corpus through our ingest, through bare encode, through LlamaIndex."""
-
-    articles: int
-    chunks_written: int  # as the ingest reports
-    chunks_embedded: int  # texts the embedder was handed
-    chunks_indexed: int  # chunks the engine then serves
-    seconds: float  # wall, reading and parsing the files included
-    encode_seconds: float  # of which inside the embedder
-    sweep: dict[int, float]  # batch size: chunks/s of bare encode on `sweep_texts` of the chunk texts
-    sweep_texts: int
-    best_batch: int
-    bare_seconds: float  # every chunk text at the best batch size
-    llamaindex_seconds: float
-    llamaindex_chunks: int
-
-    @property
-    def chunks_per_s(self) -> float:
-        return self.chunks_written / self.seconds
-
-    @property
-    def bare_chunks_per_s(self) -> float:
-        return self.chunks_embedded / self.bare_seconds
-
-    @property
-    def llamaindex_chunks_per_s(self) -> float:
-        return self.llamaindex_chunks / self.llamaindex_seconds
-
-    @property
-    def vs_bare(self) -> float:
-        """Our chunks/s over bare encode's (target >= 0.9)."""
-        return self.chunks_per_s / self.bare_chunks_per_s
-
-    @property
-    def vs_llamaindex(self) -> float:
-        """LlamaIndex's seconds over ours for the same articles (above 1: ours is faster)."""
-        return self.llamaindex_seconds / self.seconds
-
-
-@dataclass
-class BuildFigures:
-    """How a scale's index was built (possibly by an earlier run: `cached`)."""
-
-    articles: int
-    chunks: int
-    seconds: float
-    encode_seconds: float
-    batch_seconds: list[float]
-    cached: bool = False
-    resumed: bool = False  # an interrupted build was finished: seconds cover only the batches built now
-
-    @property
-    def chunks_per_s(self) -> float:
-        return self.chunks / self.seconds if self.seconds else 0.0
-
-
-@dataclass
-class ScaleFigures:
-    """Parts 2 to 5 at one corpus size."""
-
-    scale: int
-    build: BuildFigures
-    articles: int = 0
-    chunks: int = 0
-    live_bytes: int = 0  # the live snapshot, as `newsrag stats` counts it
-    dir_bytes: int = 0  # the whole index folder (earlier snapshots kept for recovery included)
-    cold_ask_seconds: float = 0.0
-    cold_ask_rss: int = 0
-    serve_ready_seconds: float = 0.0
-    serve_answer_seconds: float = 0.0
-    serve_rss: int = 0
-    open_seconds: float = 0.0
-    latency: dict[str, Percentiles] = field(default_factory=dict)
-    filtered_passages: float = 0.0  # mean passages a filtered retrieval returned (0 would time nothing)
-    refused: dict[str, float] = field(default_factory=dict)  # share of answers refused, unfiltered / filtered
-    add_one: list[float] = field(default_factory=list)
-    add_one_encode: list[float] = field(default_factory=list)
-    added_many: int = 0
-    add_many: float = 0.0
-    add_many_encode: float = 0.0
-    unchanged_many: float = 0.0
-    remove_one: list[float] = field(default_factory=list)
-
-    @property
-    def bytes_per_chunk(self) -> float:
-        return self.live_bytes / self.chunks if self.chunks else 0.0
-
-
-@dataclass
-class BenchRun:
-    header: dict[str, Any]
-    ingest: IngestFigures
-    empty_add_one: float  # one article into an empty index (median): the floor of an add
-    help_seconds: float
-    scales: list[ScaleFigures]
-    notes: list[str]
-    seconds: float
-    report: Path = Path()
-    markdown: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        ingest_figures = asdict(self.ingest) | {
-            k: getattr(self.ingest, k)
-            for k in (
-                "chunks_per_s",
-                "bare_chunks_per_s",
-                "llamaindex_chunks_per_s",
-                "vs_bare",
-                "vs_llamaindex",
-            )
-        }
-        scales = [
-            asdict(s) | {"bytes_per_chunk": s.bytes_per_chunk, "build_chunks_per_s": s.build.chunks_per_s}
-            for s in self.scales
-        ]
-        return {
-            "header": self.header,
-            "ingest": ingest_figures,
-            "empty_add_one_seconds": self.empty_add_one,
-            "help_seconds": self.help_seconds,
-            "scales": scales,
-            "notes": self.notes,
-            "seconds": self.seconds,
-        }
 
 
 def run_bench(
@@ -297,16 +169,24 @@ def run_bench(
 
 
 def measure_ingest(settings: Settings, embedder: CountingEmbedding, work: Path, plan: Plan) -> IngestFigures:
-    corpus = _sample_inputs(work, plan.sample_articles)
-    target = settings.replace(index_dir=work / "sample-index")
-    embedder.take()
-    started = time.perf_counter()
-    report = ingest(target, [str(p) for p in corpus], embedder)
-    seconds = time.perf_counter() - started
-    texts, encode_seconds = embedder.take()
-    if report.failed:
-        raise NewsRagError(f"the sample corpus did not ingest: {report.failed[0]}")
-    engine = NewsRAG.open(target, embedder)
+    """Ours, bare encode and LlamaIndex in interleaved rounds (every other one reversed); the best of each."""
+    corpus = [str(p) for p in _sample_inputs(work, plan.sample_articles)]
+    ours: list[tuple[float, float]] = []  # per round: wall seconds, of which inside the embedder
+
+    def run_ours() -> tuple[IngestReport, list[str]]:
+        target = settings.replace(index_dir=work / f"sample-index-{len(ours)}")
+        embedder.take()
+        started = time.perf_counter()
+        report = ingest(target, corpus, embedder)
+        seconds = time.perf_counter() - started
+        texts, encode_seconds = embedder.take()
+        ours.append((seconds, encode_seconds))
+        if report.failed:
+            raise NewsRagError(f"the sample corpus did not ingest: {report.failed[0]}")
+        return report, texts
+
+    report, texts = run_ours()
+    engine = NewsRAG.open(settings.replace(index_dir=work / "sample-index-0"), embedder)
     articles = engine.catalog.articles()
     indexed = len(engine.catalog.chunks())
     del engine
@@ -315,9 +195,20 @@ def measure_ingest(settings: Settings, embedder: CountingEmbedding, work: Path, 
     subset = texts[::step][: plan.sweep_texts]
     sweep = {size: len(subset) / _bare_encode(embedder, subset, size) for size in plan.batch_sizes}
     best = max(sweep, key=lambda size: sweep[size])
-    bare_seconds = _bare_encode(embedder, texts, best)
-
-    llama_seconds, llama_chunks = _llamaindex_ingest(articles, embedder, settings.chunk_overlap)
+    bare: list[float] = []
+    llama: list[float] = []
+    llama_chunks = 0
+    order = ("ours", "bare", "llamaindex")
+    for n in range(plan.rounds):  # ABC CBA ...: a machine getting busier or idler favours no one
+        for system in order if n % 2 == 0 else order[::-1]:
+            if system == "bare":
+                bare.append(_bare_encode(embedder, texts, best))
+            elif system == "llamaindex":
+                seconds, llama_chunks = _llamaindex_ingest(articles, embedder, settings.chunk_overlap)
+                llama.append(seconds)
+            elif n > 0:  # the first round's ingest ran before the sweep, to give the texts
+                run_ours()
+    seconds, encode_seconds = min(ours)
     return IngestFigures(
         articles=len(report.new),
         chunks_written=report.chunks_written,
@@ -328,9 +219,10 @@ def measure_ingest(settings: Settings, embedder: CountingEmbedding, work: Path, 
         sweep=sweep,
         sweep_texts=len(subset),
         best_batch=best,
-        bare_seconds=bare_seconds,
-        llamaindex_seconds=llama_seconds,
+        bare_seconds=min(bare),
+        llamaindex_seconds=min(llama),
         llamaindex_chunks=llama_chunks,
+        rounds={"ours": [w for w, _ in ours], "bare": bare, "llamaindex": llama},
     )
 
 
@@ -394,7 +286,7 @@ def measure_scale(
     shutil.copytree(cached, copy)
     here = settings.replace(index_dir=copy)
     figures = ScaleFigures(n, build, dir_bytes=_directory_bytes(copy))
-    question = _questions(1, 0)[0]
+    question = _questions(1)[0]
 
     progress(f"{n:,} articles: a cold `newsrag ask` and a fresh `newsrag serve` ...")
     cli = [*processes.newsrag_command()]
@@ -432,24 +324,30 @@ def measure_latency(
     figures.open_seconds = time.perf_counter() - started
     stats = engine.catalog.stats()
     figures.articles, figures.chunks, figures.live_bytes = stats.articles, stats.chunks, stats.size_bytes
-    for question in _questions(plan.warmup, offset=0, held_out=True):
+    for question in _questions(plan.warmup, held_out=True):
         engine.ask(question)
-    questions = _questions(plan.questions, offset=0)
+    questions = _questions(plan.questions)
     passages = []
     for name, filters in (("", None), (" filtered", FILTER)):
-        retrieve, answer, refused = [], [], 0
+        samples: dict[str, list[float]] = {"query embedding": [], "search": [], "retrieve": [], "answer": []}
+        refused = 0
         for question in questions:
             t0 = time.perf_counter()
-            hits = engine.retrieve(question, filters)
+            embedding = engine.embedder.get_query_embedding(question)
             t1 = time.perf_counter()
-            refused += engine.ask(question, filters=filters).refused
+            engine.retrieve(QueryBundle(question, embedding=embedding), filters)
             t2 = time.perf_counter()
-            retrieve.append(t1 - t0)
-            answer.append(t2 - t1)
+            hits = engine.retrieve(question, filters)
+            t3 = time.perf_counter()
+            refused += engine.ask(question, filters=filters).refused
+            t4 = time.perf_counter()
+            for key, took in zip(samples, (t1 - t0, t2 - t1, t3 - t2, t4 - t3), strict=True):
+                samples[key].append(took)
             if filters:
                 passages.append(len(hits))
-        figures.latency["retrieve" + name] = Percentiles.of(retrieve)
-        figures.latency["answer" + name] = Percentiles.of(answer)
+        for key, values in samples.items():
+            if not (filters and key == "query embedding"):
+                figures.latency[key + name] = Percentiles.of(values)
         figures.refused["answer" + name] = refused / len(questions)
     figures.filtered_passages = statistics.mean(passages)
 
@@ -503,12 +401,12 @@ def _check_all_new(report: IngestReport, expected: int) -> None:
         raise NewsRagError(f"expected {expected} new articles, the ingest says: {report.summary()}")
 
 
-def _questions(count: int, offset: int, held_out: bool = False) -> list[str]:
+def _questions(count: int, held_out: bool = False) -> list[str]:
     """Single-turn questions of the bundled QA sets (the held-out set for warming up)."""
     items = [q for q in load_qa(QA_TEST_SET if held_out else QA_SET) if not q.history]
     if count > len(items):
         raise NewsRagError(f"the QA set has {len(items)} single-turn questions, {count} were asked for")
-    return [q.question for q in items[offset : offset + count]]
+    return [q.question for q in items[:count]]
 
 
 # --- the cached large indexes ------------------------------------------------------------------

@@ -1,13 +1,153 @@
-"""The bench's markdown: a header, then one table per part, corpus sizes as columns."""
+"""The bench's figures, typed, and their report: JSON of everything, markdown with corpus sizes as columns."""
 
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
 
-if TYPE_CHECKING:
-    from newsrag.eval.bench import BenchRun, ScaleFigures
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    p50_ms: float
+    p95_ms: float
+
+    @classmethod
+    def of(cls, seconds: Sequence[float]) -> Percentiles:
+        return cls(float(np.percentile(seconds, 50)) * 1000, float(np.percentile(seconds, 95)) * 1000)
+
+
+@dataclass
+class IngestFigures:
+    """Part 1: the sample corpus through our ingest, through bare encode, through LlamaIndex."""
+
+    articles: int
+    chunks_written: int  # as the ingest reports
+    chunks_embedded: int  # texts the embedder was handed
+    chunks_indexed: int  # chunks the engine then serves
+    seconds: float  # wall, reading and parsing the files included
+    encode_seconds: float  # of which inside the embedder
+    sweep: dict[int, float]  # batch size: chunks/s of bare encode on `sweep_texts` of the chunk texts
+    sweep_texts: int
+    best_batch: int
+    bare_seconds: float  # every chunk text at the best batch size
+    llamaindex_seconds: float
+    llamaindex_chunks: int
+    rounds: dict[str, list[float]] = field(default_factory=dict)  # every round's seconds; the best is above
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks_written / self.seconds
+
+    @property
+    def bare_chunks_per_s(self) -> float:
+        return self.chunks_embedded / self.bare_seconds
+
+    @property
+    def llamaindex_chunks_per_s(self) -> float:
+        return self.llamaindex_chunks / self.llamaindex_seconds
+
+    @property
+    def vs_bare(self) -> float:
+        """Our chunks/s over bare encode's (target >= 0.9)."""
+        return self.chunks_per_s / self.bare_chunks_per_s
+
+    @property
+    def vs_llamaindex(self) -> float:
+        """LlamaIndex's seconds over ours for the same articles (above 1: ours is faster)."""
+        return self.llamaindex_seconds / self.seconds
+
+
+@dataclass
+class BuildFigures:
+    """How a scale's index was built (possibly by an earlier run: `cached`)."""
+
+    articles: int
+    chunks: int
+    seconds: float
+    encode_seconds: float
+    batch_seconds: list[float]
+    cached: bool = False
+    resumed: bool = False  # an interrupted build was finished: seconds cover only the batches built now
+
+    @property
+    def chunks_per_s(self) -> float:
+        return self.chunks / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class ScaleFigures:
+    """Parts 2 to 5 at one corpus size."""
+
+    scale: int
+    build: BuildFigures
+    articles: int = 0
+    chunks: int = 0
+    live_bytes: int = 0  # the live snapshot, as `newsrag stats` counts it
+    dir_bytes: int = 0  # the whole index folder (earlier snapshots kept for recovery included)
+    cold_ask_seconds: float = 0.0
+    cold_ask_rss: int = 0
+    serve_ready_seconds: float = 0.0
+    serve_answer_seconds: float = 0.0
+    serve_rss: int = 0
+    open_seconds: float = 0.0
+    latency: dict[str, Percentiles] = field(default_factory=dict)
+    filtered_passages: float = 0.0  # mean passages a filtered retrieval returned (0 would time nothing)
+    refused: dict[str, float] = field(default_factory=dict)  # share of answers refused, unfiltered / filtered
+    add_one: list[float] = field(default_factory=list)
+    add_one_encode: list[float] = field(default_factory=list)
+    added_many: int = 0
+    add_many: float = 0.0
+    add_many_encode: float = 0.0
+    unchanged_many: float = 0.0
+    remove_one: list[float] = field(default_factory=list)
+
+    @property
+    def bytes_per_chunk(self) -> float:
+        return self.live_bytes / self.chunks if self.chunks else 0.0
+
+
+@dataclass
+class BenchRun:
+    header: dict[str, Any]
+    ingest: IngestFigures
+    empty_add_one: float  # one article into an empty index (median): the floor of an add
+    help_seconds: float
+    scales: list[ScaleFigures]
+    notes: list[str]
+    seconds: float
+    report: Path = Path()
+    markdown: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        ingest_figures = asdict(self.ingest) | {
+            k: getattr(self.ingest, k)
+            for k in (
+                "chunks_per_s",
+                "bare_chunks_per_s",
+                "llamaindex_chunks_per_s",
+                "vs_bare",
+                "vs_llamaindex",
+            )
+        }
+        scales = [
+            asdict(s) | {"bytes_per_chunk": s.bytes_per_chunk, "build_chunks_per_s": s.build.chunks_per_s}
+            for s in self.scales
+        ]
+        return {
+            "header": self.header,
+            "ingest": ingest_figures,
+            "empty_add_one_seconds": self.empty_add_one,
+            "help_seconds": self.help_seconds,
+            "scales": scales,
+            "notes": self.notes,
+            "seconds": self.seconds,
+        }
+
 
 SECTIONS = (
     "## Ingest: the bundled sample corpus",
@@ -30,8 +170,9 @@ def markdown(run: BenchRun) -> str:
 def _ingest(run: BenchRun) -> list[str]:
     f = run.ingest
     sweep = ", ".join(f"{size}: {rate:.1f}" for size, rate in f.sweep.items())
+    rounds = "; ".join(f"{k} " + ", ".join(f"{v:.1f}" for v in vs) for k, vs in f.rounds.items())
     return [
-        f"{SECTIONS[0]} ({f.articles} articles)",
+        f"{SECTIONS[0]} ({f.articles} articles; best of {len(f.rounds.get('ours', []))} interleaved rounds)",
         "",
         "| system | seconds | chunks | chunks/s | ratio |",
         "|---|---|---|---|---|",
@@ -43,7 +184,7 @@ def _ingest(run: BenchRun) -> list[str]:
         "",
         f"_Of the ingest, {f.encode_seconds:.1f} s ({f.encode_seconds / f.seconds:.0%}) was inside the embedder; "
         f"chunks written {f.chunks_written}, embedded {f.chunks_embedded}, served {f.chunks_indexed}. "
-        f"Bare encode chunks/s by batch size on {f.sweep_texts} of the texts: {sweep}. "
+        f"Bare encode chunks/s by batch size on {f.sweep_texts} of the texts: {sweep}. Every round (s): {rounds}. "
         "LlamaIndex: the same articles as Documents (title in the metadata), a SentenceSplitter sized "
         "in the embedder's word pieces with the same overlap, the same embedder, in memory._",
     ]
@@ -84,7 +225,10 @@ def _scaled(run: BenchRun) -> list[str]:
         "",
         *head,
         row("retrieve", latency("retrieve")),
+        row("  its query embedding alone", latency("query embedding")),
+        row("  its search alone (embedding given)", latency("search")),
         row("retrieve, source + date filter", latency("retrieve filtered")),
+        row("  its search alone (embedding given)", latency("search filtered")),
         row("full extractive answer", latency("answer")),
         row("full answer, source + date filter", latency("answer filtered")),
         row("passages a filtered retrieval returned (mean)", lambda s: f"{s.filtered_passages:.1f}"),

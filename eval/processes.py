@@ -38,23 +38,40 @@ class Finished:
     """A command run to its end: wall seconds, the child's peak resident memory, what it printed."""
 
     seconds: float
-    peak_rss: int  # bytes (getrusage of this child alone, from wait4)
+    peak_rss: int  # bytes: VmHWM of the process, read while it ran
     stdout: str
 
 
 def run(args: list[str], env: dict[str, str], timeout: float) -> Finished:
-    """Run to completion; a failure or a timeout raises with what the command said."""
+    """Run to completion; a failure or a timeout raises with what the command said.
+
+    The peak is read from /proc while the command runs, not from wait4's rusage: that counts the
+    resident memory this (large) process had when it forked the child.
+    """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         proc = subprocess.Popen(args, stdout=out, stderr=err, env=env)
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
+        peak = [0]
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                try:
+                    peak[0] = max(peak[0], peak_rss(proc.pid))
+                except (OSError, NewsRagError):  # exited (or became a zombie) between two reads
+                    return
+                done.wait(0.02)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        watcher.start()
         try:
-            _, status, usage = os.wait4(proc.pid, 0)  # this child's own rusage, unlike RUSAGE_CHILDREN
-        finally:
-            timer.cancel()
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
+        done.set()
+        watcher.join()
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
@@ -62,7 +79,7 @@ def run(args: list[str], env: dict[str, str], timeout: float) -> Finished:
         raise NewsRagError(
             f"`{' '.join(args[-4:])}` exited with {proc.returncode} after {seconds:.0f} s: {stderr[-2000:]}"
         )
-    return Finished(seconds, usage.ru_maxrss * 1024, stdout)
+    return Finished(seconds, peak[0], stdout)
 
 
 def free_port() -> int:

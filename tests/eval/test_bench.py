@@ -43,6 +43,7 @@ def test_quick_bench_measures_every_part(tmp_path, monkeypatch):
     )
     assert 0 < ingest["encode_seconds"] < ingest["seconds"]
     assert ingest["llamaindex_chunks"] > 0 and ingest["best_batch"] in (16, 64)
+    assert {k: len(v) for k, v in ingest["rounds"].items()} == {"ours": 1, "bare": 1, "llamaindex": 1}
     for ratio in ("vs_bare", "vs_llamaindex"):
         assert 0.1 < ingest[ratio] < 10
     assert 0 < figures["help_seconds"] < 30 and figures["empty_add_one_seconds"] > 0
@@ -55,6 +56,10 @@ def test_quick_bench_measures_every_part(tmp_path, monkeypatch):
         assert len(scale[name]) == 1 and scale[name][0] > 0
     assert scale["add_one"][0] > scale["add_one_encode"][0]
     assert scale["add_many"] > scale["add_many_encode"] > 0 and scale["unchanged_many"] > 0
+    assert set(scale["latency"]) == {
+        *(f"{k}{f}" for k in ("retrieve", "search", "answer") for f in ("", " filtered")),
+        "query embedding",
+    }
     for name, latency in scale["latency"].items():
         assert 0 < latency["p50_ms"] <= latency["p95_ms"], name
     assert scale["filtered_passages"] > 0
