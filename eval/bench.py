@@ -75,12 +75,12 @@ class Plan:
     warmup: int
     add_many: int
     repeats: int  # of add 1 and remove 1 (the median is reported) and of `--help`
-    rounds: int  # of the three ingests, interleaved (the best of each is reported)
+    slices: int  # the sample corpus in this many parts, on which the three ingests take turns
     timeout: float  # seconds a subprocess may take
 
 
-FULL = Plan(None, 256, (16, 32, 64, 128), 40, 3, 100, 3, 2, 900.0)
-QUICK = Plan(6, 16, (16, 64), 2, 1, 3, 1, 1, 300.0)
+FULL = Plan(None, 256, (16, 32, 64, 128), 40, 3, 100, 3, 8, 900.0)
+QUICK = Plan(6, 16, (16, 64), 2, 1, 3, 1, 2, 300.0)
 
 
 class CountingEmbedding(SentenceTransformerEmbedding):
@@ -169,72 +169,92 @@ def run_bench(
 
 
 def measure_ingest(settings: Settings, embedder: CountingEmbedding, work: Path, plan: Plan) -> IngestFigures:
-    """Ours, bare encode and LlamaIndex in interleaved rounds (every other one reversed); the best of each."""
-    corpus = [str(p) for p in _sample_inputs(work, plan.sample_articles)]
-    ours: list[tuple[float, float]] = []  # per round: wall seconds, of which inside the embedder
+    """Ours, bare encode and LlamaIndex on the same slices of the corpus, taking turns slice by slice.
 
-    def run_ours() -> tuple[IngestReport, list[str]]:
-        target = settings.replace(index_dir=work / f"sample-index-{len(ours)}")
+    On a shared machine the load changes by the minute: systems measured one after the other can
+    differ by 2x for that alone. Taking turns every few seconds, each in every position (ABC, BCA,
+    CAB, ...), they share the good and the bad minutes. A first, untimed pass into another index
+    gives each slice's chunk texts (what bare encode is handed) and warms everything up.
+    """
+    slices = _sample_slices(work, plan.sample_articles, plan.slices)
+    first = settings.replace(index_dir=work / "sample-first")
+    texts: list[list[str]] = []
+    ids: list[list[str]] = []
+    for inputs in slices:
         embedder.take()
-        started = time.perf_counter()
-        report = ingest(target, corpus, embedder)
-        seconds = time.perf_counter() - started
-        texts, encode_seconds = embedder.take()
-        ours.append((seconds, encode_seconds))
+        report = ingest(first, inputs, embedder)
         if report.failed:
             raise NewsRagError(f"the sample corpus did not ingest: {report.failed[0]}")
-        return report, texts
-
-    report, texts = run_ours()
-    engine = NewsRAG.open(settings.replace(index_dir=work / "sample-index-0"), embedder)
-    articles = engine.catalog.articles()
+        texts.append(embedder.take()[0])
+        ids.append(report.new)
+    engine = NewsRAG.open(first, embedder)
+    articles = {a.id: a for a in engine.catalog.articles()}
     indexed = len(engine.catalog.chunks())
     del engine
 
-    step = max(1, len(texts) // plan.sweep_texts)
-    subset = texts[::step][: plan.sweep_texts]
-    sweep = {size: len(subset) / _bare_encode(embedder, subset, size) for size in plan.batch_sizes}
+    sweep = _sweep(embedder, [t for part in texts for t in part], plan)
     best = max(sweep, key=lambda size: sweep[size])
-    bare: list[float] = []
-    llama: list[float] = []
-    llama_chunks = 0
-    order = ("ours", "bare", "llamaindex")
-    for n in range(plan.rounds):  # ABC CBA ...: a machine getting busier or idler favours no one
-        for system in order if n % 2 == 0 else order[::-1]:
-            if system == "bare":
-                bare.append(_bare_encode(embedder, texts, best))
-            elif system == "llamaindex":
-                seconds, llama_chunks = _llamaindex_ingest(articles, embedder, settings.chunk_overlap)
-                llama.append(seconds)
-            elif n > 0:  # the first round's ingest ran before the sweep, to give the texts
-                run_ours()
-    seconds, encode_seconds = min(ours)
+    target = settings.replace(index_dir=work / "sample-index")
+    turns: dict[str, list[float]] = {"ours": [], "ours_encode": [], "bare": [], "llamaindex": []}
+    written = llama_chunks = 0
+    systems = ["ours", "bare", "llamaindex"]
+    for k, inputs in enumerate(slices):
+        for system in systems[k % 3 :] + systems[: k % 3]:
+            embedder.take()
+            started = time.perf_counter()
+            if system == "ours":
+                report = ingest(target, inputs, embedder)
+                written += report.chunks_written
+            elif system == "bare":
+                _bare_encode(embedder, texts[k], best)
+            else:
+                llama_chunks += _llamaindex_ingest(
+                    [articles[i] for i in ids[k]], embedder, settings.chunk_overlap
+                )
+            turns[system].append(time.perf_counter() - started)
+            if system == "ours":
+                turns["ours_encode"].append(embedder.take()[1])
     return IngestFigures(
-        articles=len(report.new),
-        chunks_written=report.chunks_written,
-        chunks_embedded=len(texts),
+        articles=len(articles),
+        chunks_written=written,
+        chunks_embedded=sum(len(part) for part in texts),
         chunks_indexed=indexed,
-        seconds=seconds,
-        encode_seconds=encode_seconds,
+        seconds=sum(turns["ours"]),
+        encode_seconds=sum(turns["ours_encode"]),
         sweep=sweep,
-        sweep_texts=len(subset),
+        sweep_texts=min(plan.sweep_texts, sum(len(part) for part in texts)),
         best_batch=best,
-        bare_seconds=min(bare),
-        llamaindex_seconds=min(llama),
+        bare_seconds=sum(turns["bare"]),
+        llamaindex_seconds=sum(turns["llamaindex"]),
         llamaindex_chunks=llama_chunks,
-        rounds={"ours": [w for w, _ in ours], "bare": bare, "llamaindex": llama},
+        slices=turns,
     )
 
 
-def _sample_inputs(work: Path, articles: int | None) -> list[Path]:
-    """The bundled sample corpus, or (quick) its seed and first CNN/DailyMail lines."""
-    if articles is None:
-        return [SAMPLE_CORPUS]
-    folder = work / "sample-subset"
-    folder.mkdir()
+def _sample_slices(work: Path, articles: int | None, slices: int) -> list[list[str]]:
+    """The bundled sample corpus (or, quick, its seed and first CNN/DailyMail lines) as `slices` inputs."""
     lines = (SAMPLE_CORPUS / "cnndm" / "articles.jsonl").read_text().splitlines()[:articles]
-    (folder / "articles.jsonl").write_text("\n".join(lines) + "\n")
-    return [folder / "articles.jsonl", *sorted((SAMPLE_CORPUS / "seed").iterdir())]
+    folder = work / "sample-slices"
+    folder.mkdir()
+    found = []
+    for k in range(slices):
+        path = folder / f"slice-{k}.jsonl"
+        path.write_text("".join(line + "\n" for line in lines[k::slices]))
+        found.append([str(path)])
+    found[0] += [str(p) for p in sorted((SAMPLE_CORPUS / "seed").iterdir())]
+    return found
+
+
+def _sweep(embedder: CountingEmbedding, texts: list[str], plan: Plan) -> dict[int, float]:
+    """Bare encode's chunks/s at each batch size, taking turns on quarters of a spread sample of the texts."""
+    step = max(1, len(texts) // plan.sweep_texts)
+    subset = texts[::step][: plan.sweep_texts]
+    seconds = dict.fromkeys(plan.batch_sizes, 0.0)
+    sizes = list(plan.batch_sizes)
+    for k in range(4):
+        for size in sizes[k % len(sizes) :] + sizes[: k % len(sizes)]:
+            seconds[size] += _bare_encode(embedder, subset[k::4], size)
+    return {size: len(subset) / took for size, took in seconds.items()}
 
 
 def _bare_encode(embedder: SentenceTransformerEmbedding, texts: list[str], batch_size: int) -> float:
@@ -250,9 +270,7 @@ def _bare_encode(embedder: SentenceTransformerEmbedding, texts: list[str], batch
     return time.perf_counter() - started
 
 
-def _llamaindex_ingest(
-    articles: list[Article], embedder: CountingEmbedding, overlap: int
-) -> tuple[float, int]:
+def _llamaindex_ingest(articles: list[Article], embedder: CountingEmbedding, overlap: int) -> int:
     """LlamaIndex's VectorStoreIndex.from_documents, chunks sized in the embedder's word pieces so none is cut."""
     from llama_index.core import Document, VectorStoreIndex
     from llama_index.core.node_parser import SentenceSplitter
@@ -262,11 +280,8 @@ def _llamaindex_ingest(
         chunk_size=embedder.max_tokens, chunk_overlap=overlap, tokenizer=embedder.count_tokens
     )
     embedder.take()
-    started = time.perf_counter()
     VectorStoreIndex.from_documents(documents, embed_model=embedder, transformations=[splitter])
-    seconds = time.perf_counter() - started
-    texts, _ = embedder.take()
-    return seconds, len(texts)
+    return len(embedder.take()[0])
 
 
 # --- 2-5. one corpus size ----------------------------------------------------------------------

@@ -43,7 +43,9 @@ def test_quick_bench_measures_every_part(tmp_path, monkeypatch):
     )
     assert 0 < ingest["encode_seconds"] < ingest["seconds"]
     assert ingest["llamaindex_chunks"] > 0 and ingest["best_batch"] in (16, 64)
-    assert {k: len(v) for k, v in ingest["rounds"].items()} == {"ours": 1, "bare": 1, "llamaindex": 1}
+    assert {k: len(v) for k, v in ingest["slices"].items()} == dict.fromkeys(
+        ("ours", "ours_encode", "bare", "llamaindex"), 2
+    )
     for ratio in ("vs_bare", "vs_llamaindex"):
         assert 0.1 < ingest[ratio] < 10
     assert 0 < figures["help_seconds"] < 30 and figures["empty_add_one_seconds"] > 0
