@@ -31,9 +31,7 @@ def sentences(embedder) -> tuple[list[str], np.ndarray, np.ndarray]:
     texts = [s.strip() for r in rows for s in r["text"].split(". ") if len(s.split()) > 5]
     texts = list(dict.fromkeys(texts))[:1500]
     vectors = np.asarray(embedder.get_text_embedding_batch(texts), dtype="float32")
-    queries = np.asarray(
-        [embedder.get_query_embedding(r["title"]) for r in rows], dtype="float32"
-    )
+    queries = np.asarray([embedder.get_query_embedding(r["title"]) for r in rows], dtype="float32")
     return texts, vectors, queries
 
 
