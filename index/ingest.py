@@ -143,7 +143,7 @@ def ingest_articles(
         report.warning = snapshot.warning
         catalog = Catalog(snapshot)
         snapshot.nodes = None  # the docstore changes below: later readers must not take the nodes as read
-        by_hash = {a.content_hash: a.id for a in catalog.articles()}
+        by_hash = catalog.content_hashes()  # read from metadata: rehashing every article cost 0.9 s at 10,000
         seen_ids: set[str] = set()
         batch: list[Article] = []
         for item in items:
