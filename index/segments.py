@@ -126,9 +126,9 @@ def write_segment(
             building / REMOVED, json.dumps({c: sorted(k) for c, k in removed.items() if k}).encode()
         )
         vectors.persist(str(building))
-        _fsync(building)
+        fsync_path(building)
         os.rename(building, parent / name)
-        _fsync(parent)
+        fsync_path(parent)
     except OSError:
         shutil.rmtree(building, ignore_errors=True)
         raise
@@ -166,18 +166,6 @@ def prune_segments(index_dir: Path, keep: set[str]) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
-def segments_size(index_dir: Path, refs: list[SegmentRef]) -> int:
-    """Bytes on disk of the listed segments."""
-    total = 0
-    for ref in refs:
-        for file in (segments_dir(index_dir) / ref.name).glob("*"):
-            try:
-                total += file.stat().st_size
-            except OSError:
-                continue
-    return total
-
-
 def _read_collections(path: Path) -> Collections:
     data = read_json(path)
     if not isinstance(data, dict) or not all(
@@ -204,7 +192,8 @@ def _write_synced(path: Path, data: bytes) -> None:
         os.fsync(handle.fileno())
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """fsync a file or folder by its path (a folder: so that a rename into it survives a power cut)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

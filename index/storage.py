@@ -42,12 +42,12 @@ from newsrag.index.segments import (
     DOCSTORE,
     Collections,
     SegmentRef,
+    fsync_path,
     merge_tail,
     prune_segments,
     replay,
     replay_folder,
     segments_dir,
-    segments_size,
     write_segment,
 )
 from newsrag.index.vector_store import IDS_FILE, FaissArticleStore, read_json
@@ -159,7 +159,8 @@ class Snapshot:
         """Bytes on disk of this snapshot: its own folder and the segments it lists."""
         if self.path is None:
             return 0
-        return directory_size(self.path) + segments_size(self.path.parent, self.segments)
+        folders = [self.path, *(segments_dir(self.path.parent) / r.name for r in self.segments)]
+        return sum(directory_size(folder) for folder in folders)
 
     @property
     def live_name(self) -> str | None:
@@ -319,16 +320,16 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
         _write_json(building / SEGMENT_LIST, {"segments": [asdict(r) for r in refs]})
         step = "syncing a new snapshot to disk"
         for file in building.iterdir():
-            _fsync(file)
-        _fsync(building)
+            fsync_path(file)
+        fsync_path(building)
         step = "moving the new snapshot into place"
         os.rename(building, final)
-        _fsync(index_dir)
+        fsync_path(index_dir)
         step = f"pointing {CURRENT} at the new snapshot"
         pointer_tmp.write_text(final.name + "\n")
-        _fsync(pointer_tmp)
+        fsync_path(pointer_tmp)
         os.replace(pointer_tmp, index_dir / CURRENT)
-        _fsync(index_dir)
+        fsync_path(index_dir)
     except (OSError, IndexDamagedError) as exc:
         went_live = _safely(current_snapshot_name, index_dir) == final.name
         if not went_live:
@@ -420,14 +421,6 @@ def directory_size(path: Path) -> int:
 
 def _write_json(path: Path, data: object) -> None:
     path.write_text(json.dumps(data, indent=1))
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _safely(call: Callable[..., typing.Any], *args: typing.Any, **kwargs: typing.Any) -> typing.Any:
