@@ -72,6 +72,8 @@ class AnswerSentence:
     citations: list[int]
     supported: bool | None = None  # extractive quotes: True; generated: the claim check's verdict
     problems: list[str] = field(default_factory=list)  # why the claim check did not support it
+    # The LLM cited nothing here and the claim check found the one retrieved passage that supports it.
+    attributed: bool = False
 
 
 @dataclass

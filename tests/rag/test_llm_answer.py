@@ -79,7 +79,32 @@ def test_a_known_wrong_sentence_is_flagged_and_a_supported_one_passes(local_engi
     answer = answerer.checked(request, reply)
     assert [s.supported for s in answer.sentences] == [True, False, False]
     assert "the number 2 is not in the cited passage" in answer.sentences[1].problems
-    assert answer.sentences[2].problems == ["the sentence cites no source"]
+    assert answer.sentences[2].problems == [
+        "the sentence cites no source and no retrieved passage supports it"
+    ]
+    assert not any(s.attributed for s in answer.sentences)
+
+
+def test_an_uncited_sentence_cites_the_passage_that_supports_it(local_engine):
+    """Small models drop the [n] markers: the check finds the passage, marked as its choice."""
+    answerer = local_engine.answerer()
+    assert isinstance(answerer, LLMAnswerer)
+    nodes = local_engine.retrieve(SEED_QUESTION)
+    corpus = local_engine.corpus
+    seed = next(
+        n for n, hit in enumerate(nodes, 1) if corpus.article(hit.node.ref_doc_id).title == SEED_TITLE
+    )
+    request = AnswerRequest(SEED_QUESTION, SEED_QUESTION, nodes, corpus)
+    answer = answerer.checked(
+        request,
+        "The federal government will withdraw 700 law enforcement officers from Minneapolis. "
+        "Only 2 officers would be left.",
+    )
+    first, second = answer.sentences
+    assert first.attributed and first.supported and first.citations == [seed]
+    assert first.text.endswith(f"[{seed}]") and f"[{seed}]" in answer.text
+    assert not second.attributed and second.supported is False and not second.citations
+    assert_checked_answer(local_engine, answer)
 
 
 def test_unsupported_sentences_are_dropped_when_asked(rag_index, embedder):
