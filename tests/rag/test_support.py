@@ -43,3 +43,25 @@ def test_unrelated_claim_fails(checker):
     assert not checker.check(
         "Lewis Hamilton took pole position for the Chinese Grand Prix.", PASSAGE
     ).supported
+
+
+SENTENCES = [
+    "Bournemouth will be promoted to the Premier League if they win on Saturday.",
+    "Steve McClaren's Derby face Reading at home.",
+]
+
+
+def test_words_recombined_into_a_relation_the_source_never_states_break_pairs(checker):
+    stated = checker.paired("Bournemouth will be promoted if they win.", SENTENCES)
+    recombined = checker.paired("Steve McClaren will be promoted if they win.", SENTENCES)
+    assert stated == 1.0
+    assert 0.0 < recombined < stated
+
+
+def test_pairs_of_rare_words_weigh_more_with_idf(checker):
+    claim = "Steve McClaren will be promoted if they win."
+    rare = {"mcclaren": 5.0}
+    weighted = checker.paired(claim, SENTENCES, idf=lambda stem: rare.get(stem, 1.0))
+    # pairs (steve mcclaren promot win, span 3): 2 of 5 stated; weighted, 6 + 2 of 6 + 2 + 6 + 6 + 2
+    assert checker.paired(claim, SENTENCES) == pytest.approx(2 / 5)
+    assert weighted == pytest.approx(8 / 22)
