@@ -31,6 +31,7 @@ class EvalData:
     peers: dict[str, dict[str, str]] = field(default_factory=dict)
     judgements: list[dict[str, Any]] = field(default_factory=list)
     multihop: MultiHopData | None = None
+    qa_sets: tuple[str, ...] = ("dev", "test")  # which of the two the qa suite answers (`--qa-set`)
 
     @property
     def fingerprint(self) -> str:

@@ -35,6 +35,7 @@ from newsrag.index.articles import Article
 from newsrag.rag.claims import ClaimChecker
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.extractive_summary import select_summary
+from newsrag.rag.lexical import TermWeights
 from newsrag.rag.retrieve import article_ranking
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.support import SupportChecker
@@ -133,12 +134,13 @@ def qa_suite(
 ) -> SuiteResult:
     """Answer accuracy, citation precision/recall, refusals; follow-ups get their history.
 
-    With `test_items` both sets are measured and every row is suffixed " · dev" or " · test"
-    (the dev set tuned the answerer, so its figures overstate); without, rows keep plain names.
+    With `test_items` (even empty) each non-empty set is measured and its rows are suffixed " · dev"
+    or " · test" (the dev set tuned the answerer, so its figures overstate); without, rows keep plain names.
     """
     result = SuiteResult("qa")
     titles = {a.title: a.id for a in engine.catalog.articles()}
-    sets = {"dev": items, "test": test_items} if test_items else {"": items}
+    sets = {"": items} if test_items is None else {"dev": items, "test": test_items}
+    sets = {label: chosen for label, chosen in sets.items() if chosen}
     system = f"newsrag {engine.settings.answerer}"
     all_records: list[dict[str, Any]] = []
     for label, qa_items in sets.items():
@@ -202,6 +204,7 @@ def _qa_records(
                 "answer": answer.text,
                 "mode": answer.mode,
                 "flagged": sum(s.supported is False for s in answer.sentences),
+                "attributed": sum(s.attributed for s in answer.sentences),
                 "sentences": len(answer.sentences),
                 "correct_after_drop": bool(
                     item.answerable
@@ -216,11 +219,13 @@ def _qa_records(
 
 
 def _llm_figures(records: list[dict[str, Any]], answerable: int) -> dict[str, float]:
-    """What the claim check did to the LLM's answers: flagged sentences, accuracy without them, fallbacks."""
+    """What the claim check did to the LLM's answers: flagged sentences, sentences the LLM left uncited
+    that the check gave the passage supporting them, accuracy without the flagged ones, fallbacks."""
     written = [r for r in records if r["mode"] == "llm"]
     sentences = sum(r["sentences"] for r in written)
     return {
         "sentences flagged": sum(r["flagged"] for r in written) / max(sentences, 1),
+        "cited by the check": sum(r["attributed"] for r in written) / max(sentences, 1),
         "accuracy, flagged dropped": sum(r["correct_after_drop"] for r in records) / max(answerable, 1),
         "fell back to quotes": sum(r["mode"] != "llm" and not r["refused"] for r in records)
         / max(len(records), 1),
@@ -345,7 +350,8 @@ def faithfulness_suite(
     """Claim-support scores of peer summaries against their articles vs FRANK's human factuality."""
     result = SuiteResult("faithfulness")
     checker = SupportChecker(engine.embedder.encode)
-    claims = ClaimChecker(engine.embedder.encode, checker)
+    # Word pairs weigh by IDF across the articles, as in the tuning script that fitted the weights.
+    claims = ClaimChecker(engine.embedder.encode, checker, TermWeights(a.text for a in articles.values()).idf)
     test = [
         j for j in judgements if j.get("split", "test") == "test" and j["id"] in articles and j["id"] in peers
     ]
@@ -428,7 +434,11 @@ def run_multihop(run: SuiteInputs) -> SuiteResult:
 
 
 def run_qa(run: SuiteInputs) -> SuiteResult:
-    return qa_suite(run.engine, run.data.qa, run.baselines, run.data.qa_test)
+    data = run.data
+    if not data.qa_test:
+        return qa_suite(run.engine, data.qa, run.baselines)
+    dev = data.qa if "dev" in data.qa_sets else []
+    return qa_suite(run.engine, dev, run.baselines, data.qa_test if "test" in data.qa_sets else [])
 
 
 def run_summaries(run: SuiteInputs) -> SuiteResult:

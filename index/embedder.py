@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,47 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+class EmbeddingCache:
+    """Vectors of texts already embedded, by SHA-1 of the text, kept in one .npz file between runs.
+
+    For the eval, which embeds the same article and summary sentences on every run: one model's
+    vectors per file (the file name carries the model), written whole by an atomic rename.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.vectors: dict[str, np.ndarray] = {}
+        self.hits = self.misses = 0
+        self._added = False
+        if path.exists():
+            with np.load(path) as stored:
+                self.vectors = dict(zip(stored["keys"].tolist(), stored["vectors"], strict=True))
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def save(self) -> None:
+        if not self._added:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        keys = list(self.vectors)
+        partial = self.path.with_suffix(".partial.npz")
+        np.savez(partial, keys=np.array(keys), vectors=np.stack([self.vectors[k] for k in keys]))
+        os.replace(partial, self.path)
+
+    def encode(self, texts: list[str], encode: Callable[[list[str]], np.ndarray]) -> np.ndarray:
+        """The texts' vectors, encoding only those not cached (each distinct one once)."""
+        keys = [self.key(t) for t in texts]
+        missing = {k: t for k, t in zip(keys, texts, strict=True) if k not in self.vectors}
+        self.hits += len(texts) - len(missing)
+        self.misses += len(missing)
+        if missing:
+            self.vectors.update(zip(missing, encode(list(missing.values())), strict=True))
+            self._added = True
+        return np.stack([self.vectors[k] for k in keys])
+
+
 class SentenceTransformerEmbedding(BaseEmbedding):
     """L2-normalised sentence-transformers embeddings; nothing is downloaded at run time."""
 
@@ -36,6 +79,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     _batch_size: int = PrivateAttr()
     _loaded: Any = PrivateAttr(default=None)
     _loading: Any = PrivateAttr(default_factory=threading.Lock)
+    _cache: EmbeddingCache | None = PrivateAttr(default=None)
 
     def __init__(self, model_name: str = BUNDLED_EMBEDDER, batch_size: int = 64, **kwargs: Any) -> None:
         # LlamaIndex hands over texts in groups of embed_batch_size; give sentence-transformers large
@@ -86,9 +130,24 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         """Word pieces of a text: the measure chunks are sized in."""
         return list(self.model.tokenizer.tokenize(text))
 
+    def use_cache(self, cache: EmbeddingCache | None) -> None:
+        """Serve repeated texts from `cache` (None: stop); the eval does, ingest and serving do not."""
+        self._cache = cache
+
+    @property
+    def cache_name(self) -> str:
+        """A file name for this model's cached vectors: its name and input length."""
+        name = "".join(c if c.isalnum() or c in "-_." else "_" for c in self._model_name)
+        return f"{name}-{self.model.max_seq_length}.npz"
+
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype="float32")
+        if self._cache is not None:
+            return self._cache.encode(texts, self._encode)
+        return self._encode(texts)
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
         vectors = self.model.encode(
             texts,
             batch_size=self._batch_size,
@@ -111,4 +170,4 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return self.encode(texts).tolist()
 
 
-__all__ = ["SentenceTransformerEmbedding", "resolve_model_path"]
+__all__ = ["EmbeddingCache", "SentenceTransformerEmbedding", "resolve_model_path"]

@@ -616,6 +616,13 @@ def answerers() -> None:
     type=click.Path(file_okay=False, path_type=Path),
     help="Report folder (default: eval-reports/<time>).",
 )
+@click.option(
+    "--qa-set",
+    "qa_sets",
+    multiple=True,
+    type=click.Choice(["dev", "test"]),
+    help="Answer only these QA sets (repeatable; default both): the LLM row takes seconds a question.",
+)
 @llm_option
 @click.pass_obj
 def evaluate(
@@ -625,6 +632,7 @@ def evaluate(
     suites: tuple[str, ...],
     baselines: tuple[str, ...],
     out: Path | None,
+    qa_sets: tuple[str, ...],
     llm: str | None,
 ) -> None:
     """Measure retrieval, answers, citations, summaries, faithfulness and latency next to baselines."""
@@ -643,6 +651,7 @@ def evaluate(
         dataset=dataset,
         suites=suites or SUITE_NAMES,
         baselines=() if "none" in baselines else baselines or BASELINE_NAMES,
+        qa_sets=qa_sets or ("dev", "test"),
     )
     click.echo(run.summary)
     click.echo(f"\nreport: {run.report} ({run.seconds:.0f} s)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 from newsrag.eval.runner import run_eval
@@ -29,6 +30,10 @@ def test_a_second_run_reuses_the_cached_index(tmp_path, settings, embedder):
     run_eval(settings, embedder, tmp_path / "second", dataset=FIXTURE, suites=("multihop",), baselines=())
     header = json.loads((tmp_path / "second" / "results.json").read_text())["settings"]
     assert header["index build"].startswith("cached index reused")
+    reused, embedded = map(
+        int, re.match(r"(\d+) texts reused, (\d+) embedded", header["embedding cache"]).groups()
+    )
+    assert reused > 0 and embedded == 0  # the first run embedded every query the second asks
     assert header["answerer"] == settings.answerer
 
 
