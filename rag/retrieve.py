@@ -12,6 +12,7 @@ ranked 873 of 914 first against 870 here (R@5 .997 vs .996), too little for its 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
 
@@ -27,7 +28,7 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.vector_store import FaissArticleStore
-from newsrag.rag.filters import Filters
+from newsrag.rag.filters import ChunkFilterIndex, Filters
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG on import, which floods any application that logs; undo that.
@@ -79,6 +80,11 @@ class LexicalIndex:
                 bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False),
                 show_progress=False,
             )
+
+    @functools.cached_property
+    def filter_index(self) -> ChunkFilterIndex:
+        """The chunks by date, source and article, built at the first filtered question."""
+        return ChunkFilterIndex(self.chunks)
 
     def search(self, query: str, top_k: int, mask: np.ndarray | None = None) -> list[NodeWithScore]:
         if not self.chunks:
@@ -161,9 +167,11 @@ class HybridRetriever(BaseRetriever):
         allowed: list[str] | None = None
         mask: np.ndarray | None = None
         if self.filters.active:
-            keep = [self.filters.accepts(c) for c in self.lexical.chunks]
-            allowed = [c.node_id for c, ok in zip(self.lexical.chunks, keep, strict=True) if ok]
-            mask = np.asarray(keep, dtype=np.float32)
+            chunks = self.lexical.chunks
+            positions = self.lexical.filter_index.positions(self.filters)
+            allowed = [chunks[k].node_id for k in positions.tolist()]
+            mask = np.zeros(len(chunks), dtype=np.float32)
+            mask[positions] = 1.0
         out: dict[str, BaseRetriever] = {}
         if self.mode in ("hybrid", "dense"):
             out["dense"] = DenseRetriever(self.store, self.chunks, self.embedder, self.candidates, allowed)
