@@ -1,4 +1,5 @@
-"""The eval's embedding cache: the real embedder's vectors, each distinct text encoded once, kept between runs."""
+"""The embedder: the eval's cache of embedded texts (the real model's vectors, each distinct text encoded
+once, kept between runs) and the one-thread encode of a question's small batches."""
 
 import numpy as np
 
@@ -43,3 +44,24 @@ def test_the_embedder_serves_from_the_cache_only_while_told(tmp_path, embedder):
     embedder.encode(TEXTS)
     assert (cache.hits, cache.misses) == (2, 2)
     assert not (tmp_path / embedder.cache_name).exists()  # nothing is written until save()
+
+
+def test_a_questions_encode_takes_one_thread_and_an_ingest_batch_every_thread(embedder):
+    import threading
+
+    import torch
+
+    from newsrag.index.embedder import torch_threads
+
+    before = torch.get_num_threads()
+    embedder.encode(TEXTS)
+    assert torch.get_num_threads() == before
+    seen: list[int] = []
+    with torch_threads(1):
+        seen.append(torch.get_num_threads())
+        started = threading.Thread(target=lambda: seen.append(torch.get_num_threads()))
+        started.start()
+        started.join()
+    assert seen == [1, 1] and torch.get_num_threads() == before  # a thread started meanwhile inherits 1
+
+    assert embedder._threads == before  # what a large (ingest) batch runs on, wherever it is called
