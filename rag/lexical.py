@@ -7,9 +7,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable
 
-import Stemmer
-
-from newsrag.rag.words import key_terms
+from newsrag.rag.words import english_stemmer, key_terms
 
 _LOWER_WORD = re.compile(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*")
 
@@ -18,7 +16,7 @@ class TermWeights:
     """Inverse document frequency of stemmed terms across the indexed chunks."""
 
     def __init__(self, texts: Iterable[str]) -> None:
-        self.stemmer = Stemmer.Stemmer("english")
+        self.stemmer = english_stemmer()
         frequency: Counter[str] = Counter()
         lower: set[str] = set()
         self.documents = 0

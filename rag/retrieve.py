@@ -18,7 +18,6 @@ from collections.abc import Sequence
 
 import bm25s
 import numpy as np
-import Stemmer
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
@@ -29,6 +28,7 @@ from llama_index.core.vector_stores.types import VectorStoreQuery
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.vector_store import FaissArticleStore
 from newsrag.rag.filters import ChunkFilterIndex, Filters
+from newsrag.rag.words import english_stemmer
 
 log = logging.getLogger(__name__)
 # bm25s sets its own logger to DEBUG on import, which floods any application that logs; undo that.
@@ -72,7 +72,7 @@ class LexicalIndex:
 
     def __init__(self, chunks: Sequence[TextNode]) -> None:
         self.chunks = list(chunks)
-        self.stemmer = Stemmer.Stemmer("english")
+        self.stemmer = english_stemmer()
         self.bm25 = bm25s.BM25()
         if self.chunks:
             texts = [c.get_content(metadata_mode=MetadataMode.EMBED) for c in self.chunks]

@@ -15,11 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import Stemmer
 
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.types import Embed
-from newsrag.rag.words import DIGITS, STOPWORDS, TOKEN
+from newsrag.rag.words import DIGITS, STOPWORDS, TOKEN, english_stemmer
 
 # Word pairs for `SupportChecker.paired`: at most PAIR_SPAN - 1 content words apart in the claim (2
 # apart: "mcclaren ... promoted"), at most PAIR_REACH tokens apart in one source sentence. Chosen on
@@ -45,7 +44,7 @@ class SupportChecker:
     def __init__(self, embed: Embed, threshold: float = 0.62) -> None:
         self.embed = embed
         self.threshold = threshold
-        self.stemmer = Stemmer.Stemmer("english")
+        self.stemmer = english_stemmer()
         # A source's sentences are checked against every claim of it: stem each once.
         self._positions = functools.lru_cache(maxsize=4096)(self._stem_positions)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+import Stemmer
+
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
     between both but by can could did do does doing down during each few for from further had has have having he
@@ -32,6 +34,16 @@ TIME_WORDS = re.compile(
 )
 # A capitalised word that does not open a sentence: most often part of a name.
 CAPITALISED = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][\w'\u2019-]+")
+
+
+# PyStemmer caches 10,000 words by default; a corpus's vocabulary is larger, and at 10,000 synthetic
+# articles (1.1 M key terms) a 2**18-word cache stems them in 0.94 s instead of 2.52 s (one run).
+STEM_CACHE = 1 << 18
+
+
+def english_stemmer() -> Stemmer.Stemmer:
+    """Snowball English with a cache that holds a corpus's vocabulary."""
+    return Stemmer.Stemmer("english", STEM_CACHE)
 
 
 def key_terms(text: str) -> list[str]:
