@@ -52,10 +52,6 @@ USED_BY = {
 
 # Declared although no code of the group imports them. Keep this short and every reason true.
 NOT_IMPORTED = {
-    # The embedder runs on it through sentence-transformers; only eval/scripts/summary_tuning.py
-    # imports it directly. Declared so the README's `pip install torch==2.13.0` (the CPU build)
-    # meets an explicit range, instead of leaving the choice of torch to sentence-transformers.
-    "torch": CORE,
     # llama-index-llms-llama-cpp imports it; its [server] extra is run as `python -m llama_cpp.server`.
     "llama-cpp-python": "llama-cpp",
     # Found on disk by importlib.util.find_spec (rag/llms.py): importing it would need simonw/llm.

@@ -96,7 +96,7 @@ def test_json_form_is_the_documented_contract(engine):
     data = json.loads(json.dumps(engine.ask(FIRST).to_dict()))
     assert {"question", "answer", "refused", "sentences", "citations", "mode"} <= set(data)
     assert data["mode"] == "extractive"
-    assert set(data["sentences"][0]) == {"text", "citations", "supported", "problems"}
+    assert set(data["sentences"][0]) == {"text", "citations", "supported", "problems", "attributed"}
     assert data["sentences"][0]["supported"] is True  # a quote supports itself
     assert {"n", "article_id", "title", "source", "published_at", "url", "passage", "start", "end"} <= set(
         data["citations"][0]
