@@ -410,6 +410,8 @@ def ask(
     else:
         for sentence in answer.sentences:
             mark = "" if sentence.supported else "  [unsupported: " + "; ".join(sentence.problems) + "]"
+            if sentence.attributed:
+                mark = "  [source found by the claim check]"
             click.echo(sentence.text + mark)
     if answer.citations:
         click.echo()

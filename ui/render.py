@@ -100,6 +100,10 @@ CHECKING = (
 CITE_MARKER = re.compile(r"\s*\[(\d+)\]")
 
 
+# Beside a generated sentence the LLM left uncited, whose source the claim check found.
+ATTRIBUTED_NOTE = "source found by the claim check"
+
+
 def shown_sentence(text: str, citations: Sequence[int]) -> str:
     """The sentence without the [n] it cites written inline (an LLM writes them), which its bold marks show."""
     cited = set(citations)
@@ -112,7 +116,8 @@ def sentence_markdown(sentence: AnswerSentence) -> str:
     text = md_text(shown_sentence(sentence.text, sentence.citations))
     cited = f" **{marks}**" if marks else ""
     if sentence.supported is not False:
-        return f"{text}{cited}"
+        found = f" {md_text(f'({ATTRIBUTED_NOTE})')}" if sentence.attributed else ""
+        return f"{text}{cited}{found}"
     why = "; ".join(sentence.problems) or "its sources do not say this"
     # Emphasis only around non-empty text, or the asterisks would show; md_text leaves no * of its own.
     flagged = f"*{text}*" if text else ""

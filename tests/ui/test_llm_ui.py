@@ -226,3 +226,10 @@ def test_text_being_written_is_escaped_and_marked_as_not_yet_checked():
     shown = render.writing_markdown(f"The **mayor** {SCRIPT} {PHISH} [1]")
     assert shown.endswith(f" {render.WRITING_MARK}") and "<script" not in shown
     assert unescaped(shown.removesuffix(f" {render.WRITING_MARK}")) == []
+
+
+def test_a_sentence_whose_source_the_check_found_says_so():
+    sentence = AnswerSentence("Leon Yeaman was 55 years old. [2]", [2], True, attributed=True)
+    assert render.sentence_markdown(sentence) == (
+        r"Leon Yeaman was 55 years old\. **\[2\]** " + render.md_text(f"({render.ATTRIBUTED_NOTE})")
+    )
