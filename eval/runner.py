@@ -58,7 +58,7 @@ def run_eval(
     data = user_dataset(dataset, work) if dataset else bundled(work, quick)
     data.qa_sets = qa_sets
     # Most sentences an eval embeds (articles, summaries, candidate quotes) are the same every run.
-    cache = EmbeddingCache(settings.index_dir.parent / "eval-cache" / embedder.cache_name)
+    cache = EmbeddingCache.beside(settings.index_dir, embedder)
     embedder.use_cache(cache)
     try:
         return _run(settings, embedder, out, quick, data, suites, baselines, started, cache)

@@ -60,6 +60,11 @@ class EmbeddingCache:
     vectors per file (the file name carries the model), written whole by an atomic rename.
     """
 
+    @classmethod
+    def beside(cls, index_dir: Path, embedder: SentenceTransformerEmbedding) -> EmbeddingCache:
+        """The embedder's cache file for the index at `index_dir`: `<its parent>/eval-cache/<model>.npz`."""
+        return cls(index_dir.parent / "eval-cache" / embedder.cache_name)
+
     def __init__(self, path: Path) -> None:
         self.path = path
         self.vectors: dict[str, np.ndarray] = {}

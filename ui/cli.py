@@ -408,10 +408,12 @@ def ask(
     if answer.mode == "extractive" or answer.refused:
         click.echo(answer.text)
     else:
+        from newsrag.ui.render import ATTRIBUTED_NOTE
+
         for sentence in answer.sentences:
             mark = "" if sentence.supported else "  [unsupported: " + "; ".join(sentence.problems) + "]"
             if sentence.attributed:
-                mark = "  [source found by the claim check]"
+                mark = f"  [{ATTRIBUTED_NOTE}]"
             click.echo(sentence.text + mark)
     if answer.citations:
         click.echo()

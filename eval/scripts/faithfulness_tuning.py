@@ -27,7 +27,8 @@ from newsrag.data import SAMPLE_CORPUS
 from newsrag.eval.formats import CNNDM_DIR, read_jsonl
 from newsrag.eval.metrics import detokenize_ptb, pearson, spearman, unigram_precision
 from newsrag.eval.suites import _peer_sentences
-from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.embedder import EmbeddingCache, SentenceTransformerEmbedding
+from newsrag.index.settings import IndexSettings
 from newsrag.rag.claims import ClaimChecker
 from newsrag.rag.lexical import TermWeights
 from newsrag.rag.sentences import split_sentences
@@ -92,8 +93,11 @@ def sentence_parts(
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     embedder = SentenceTransformerEmbedding()
+    cache = EmbeddingCache.beside(IndexSettings().index_dir, embedder)  # shared with `newsrag eval`
+    embedder.use_cache(cache)
     checker = ClaimChecker(embedder.encode)
     parts, judgements, peers, texts = sentence_parts(checker, embedder)
+    cache.save()
     splits = {name: [j for j in judgements if j["split"] == name] for name in ("valid", "test")}
     human = {name: [float(j["factuality"]) for j in rows] for name, rows in splits.items()}
 

