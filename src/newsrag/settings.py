@@ -43,6 +43,7 @@ class Settings(IndexSettings):
     drop_unsupported: bool = False  # leave out generated sentences the claim check does not support
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         if self.llm not in LLM_BACKENDS:
             raise NewsRagError(f"setting llm: {self.llm!r} is not one of {', '.join(LLM_BACKENDS)}")
         if self.summary_method not in SUMMARY_METHODS:
