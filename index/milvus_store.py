@@ -16,6 +16,7 @@ directly for the rest, because MilvusVectorStore:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,17 @@ except ImportError as exc:  # only this module needs them: the FAISS store works
     raise ImportError(
         f"the Milvus vector store needs the milvus extra ({exc.name} is missing): pip install 'newsrag[milvus]'"
     ) from exc
+
+
+class _HeldFileFilter(logging.Filter):
+    """Milvus Lite logs a traceback when another process holds its file; the store raises a clear error instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return type(error).__name__ != "DataDirLockedError"
+
+
+logging.getLogger("milvus_lite.server_manager").addFilter(_HeldFileFilter())
 
 # MilvusVectorStore's schema: the primary key, the article id and the vector.
 ID_FIELD, ARTICLE_FIELD, VECTOR_FIELD = "id", "doc_id", "embedding"
@@ -191,8 +203,8 @@ class MilvusArticleStore(BasePydanticVectorStore):
             similarities=[float(hit["distance"]) for hit in hits], ids=[str(hit["id"]) for hit in hits]
         )
 
-    def _filed(self) -> dict[str, str]:
-        """{node id: article id} for the whole collection, in pages ordered by node id.
+    def _filed(self, where: str = "") -> dict[str, str]:
+        """{node id: article id} for the whole collection (or the rows `where` selects), in pages ordered by node id.
 
         pymilvus's query_iterator pages the same way but writes its cursor into the next filter unescaped
         (`id > "<last id>"`), so a node id with a quote would end the listing with an error. The two extra
@@ -203,7 +215,7 @@ class MilvusArticleStore(BasePydanticVectorStore):
         while True:
             rows = self.client.query(
                 self.collection,
-                filter=condition,
+                filter=f"({where}) and {condition}" if where else condition,
                 limit=PAGE,
                 output_fields=[ARTICLE_FIELD],
                 iterator="True",
@@ -213,6 +225,21 @@ class MilvusArticleStore(BasePydanticVectorStore):
             if len(rows) < PAGE:
                 return filed
             condition = f"{ID_FIELD} > {_literal(str(rows[-1][ID_FIELD]))}"
+
+    def node_ids_ending_with(self, suffix: str) -> list[str]:
+        """The stored node ids that end with `suffix` (a scan of the collection: for rare clean-ups only)."""
+        if any(c in suffix for c in '%_\\"'):  # how Milvus escapes a wildcard in `like` differs by version
+            raise ValueError(f"a suffix to match cannot hold % _ \\ or quotes: {suffix!r}")
+        return list(self._filed(f'{ID_FIELD} like "%{suffix}"'))
+
+    def articles_of(self, node_ids: Sequence[str]) -> dict[str, str]:
+        """{node id: article id} of those of `node_ids` the collection holds: one query, for a spot check."""
+        if not node_ids:
+            return {}
+        rows = self.client.query(
+            self.collection, filter=_is_one_of(ID_FIELD, list(node_ids)), output_fields=[ARTICLE_FIELD]
+        )
+        return {str(row[ID_FIELD]): str(row[ARTICLE_FIELD]) for row in rows}
 
     def node_ids(self) -> list[str]:
         return list(self._filed())
