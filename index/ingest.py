@@ -10,21 +10,26 @@ from datetime import UTC, datetime
 
 from llama_index.core.ingestion import DocstoreStrategy, IngestionPipeline
 
-from newsrag.errors import ArticleNotFoundError, IndexNotFoundError, NewsRagError
+from newsrag.errors import ArticleNotFoundError, IndexMismatchError, IndexNotFoundError, NewsRagError
 from newsrag.index.articles import Article, InputError
 from newsrag.index.catalog import Catalog
 from newsrag.index.chunking import article_to_document, make_splitter
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.loaders import iter_inputs
+from newsrag.index.milvus_rows import collect_garbage
+from newsrag.index.segments import segments_dir
 from newsrag.index.settings import IndexSettings
 from newsrag.index.storage import (
     Manifest,
     Snapshot,
+    current_snapshot_name,
     empty_snapshot,
     load_snapshot,
+    new_vectors,
     save_snapshot,
     writer_lock,
 )
+from newsrag.index.vector_backend import VectorBackend
 
 log = logging.getLogger(__name__)
 
@@ -70,30 +75,56 @@ def chunk_size_for(settings: IndexSettings, embedder: SentenceTransformerEmbeddi
 
 
 def open_for_writing(
-    settings: IndexSettings, embedder: SentenceTransformerEmbedding, rebuild: bool
+    settings: IndexSettings,
+    embedder: SentenceTransformerEmbedding,
+    rebuild: bool,
+    vectors: VectorBackend | None = None,
 ) -> Snapshot:
     """The live snapshot to update, or an empty one; the model is loaded only when a new index needs its size.
 
     A damaged live snapshot is never built on: load_snapshot hands over the one before it (with its
-    warning), or raises IndexDamagedError when there is none.
+    warning), or raises IndexDamagedError when there is none. `vectors` is the store the settings
+    name (default FAISS); a new index records it in its manifest.
     """
     if not rebuild:
         try:
-            snapshot = load_snapshot(settings.index_dir)
+            snapshot = load_snapshot(settings.index_dir, vectors)
         except IndexNotFoundError:
             pass
         else:
             snapshot.manifest.check(settings.embed_model, settings.chunk_size, settings.chunk_overlap)
             snapshot.begin_write()
             return snapshot
+    backend = vectors or VectorBackend()
+    store = new_vectors(backend, settings.index_dir, embedder.dimension)
+    if backend.is_milvus and current_snapshot_name(settings.index_dir) is None:
+        _claim_collection(settings, backend, embedder.dimension)
     return empty_snapshot(
         Manifest(
             embed_model=settings.embed_model,
             dimension=embedder.dimension,
             chunk_size=chunk_size_for(settings, embedder),
             chunk_overlap=settings.chunk_overlap,
-        )
+            vector_store=backend.kind,
+            milvus_collection=backend.collection if backend.is_milvus else "",
+        ),
+        store,
     )
+
+
+def _claim_collection(settings: IndexSettings, backend: VectorBackend, dimension: int) -> None:
+    """A new index starts on an empty collection: rows it did not write would be nobody's to delete.
+
+    An earlier first ingest of this index that was killed left rows under a pending token; those are
+    deleted first, so running it again works.
+    """
+    milvus = backend.milvus(dimension)
+    collect_garbage(settings.index_dir, milvus, segments_dir(settings.index_dir), kept=[])
+    if held := len(milvus):
+        raise IndexMismatchError(
+            f"{backend.describe()} already holds {held} vectors that no index in {settings.index_dir} lists: "
+            "set milvus_collection to a new name (one collection per index), or drop that collection"
+        )
 
 
 def ingest(
@@ -138,8 +169,11 @@ def ingest_articles(
         else:
             items.append(item)
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    with writer_lock(settings.index_dir, settings.lock_timeout):
-        snapshot = open_for_writing(settings, embedder, rebuild)
+    with (
+        writer_lock(settings.index_dir, settings.lock_timeout),
+        VectorBackend.from_settings(settings) as vectors,
+    ):
+        snapshot = open_for_writing(settings, embedder, rebuild, vectors)
         report.warning = snapshot.warning
         catalog = Catalog(snapshot)
         snapshot.nodes = None  # the docstore changes below: later readers must not take the nodes as read
@@ -222,7 +256,7 @@ def _index_articles(
     )
     chunks = pipeline.run(documents=[article_to_document(a) for a in articles], show_progress=show_progress)
     for chunk in chunks:
-        chunk.embedding = None  # vectors live in FAISS only
+        chunk.embedding = None  # vectors live in the vector store only (FAISS or Milvus)
     snapshot.docstore.add_documents(chunks, allow_update=True)
     return len(chunks)
 
@@ -231,8 +265,11 @@ def remove(settings: IndexSettings, article_ids: list[str]) -> IngestReport:
     """Delete articles by id; unknown ids are reported as failed, known ones still go."""
     started = time.perf_counter()
     report = IngestReport()
-    with writer_lock(settings.index_dir, settings.lock_timeout):
-        snapshot = load_snapshot(settings.index_dir)
+    with (
+        writer_lock(settings.index_dir, settings.lock_timeout),
+        VectorBackend.from_settings(settings) as vectors,
+    ):
+        snapshot = load_snapshot(settings.index_dir, vectors)
         snapshot.begin_write()
         report.warning = snapshot.warning
         catalog = Catalog(snapshot)
@@ -246,7 +283,9 @@ def remove(settings: IndexSettings, article_ids: list[str]) -> IngestReport:
             snapshot.docstore.delete_ref_doc(article_id, raise_error=False)
             snapshot.docstore.delete_document(article_id, raise_error=False)
             snapshot.docstore._kvstore.delete(article_id, collection=snapshot.docstore._metadata_collection)
-            snapshot.vectors.delete(article_id)
+            snapshot.vectors.delete(
+                article_id
+            )  # Milvus: from this snapshot; the rows go when no snapshot lists them
             report.removed.append(article_id)
         if report.removed:
             save_snapshot(settings.index_dir, snapshot)

@@ -23,6 +23,7 @@ from newsrag.index.loaders import feed_articles
 from newsrag.index.settings import IndexSettings
 from newsrag.index.storage import load_snapshot
 from newsrag.index.subscriptions import Subscription, Subscriptions, now
+from newsrag.index.vector_backend import VectorBackend
 
 log = logging.getLogger(__name__)
 
@@ -174,7 +175,8 @@ def _apply_retention(settings: IndexSettings, report: RefreshReport, at: datetim
     if not keep:
         return []
     try:
-        catalog = Catalog(load_snapshot(settings.index_dir))
+        with VectorBackend.from_settings(settings) as vectors:
+            catalog = Catalog(load_snapshot(settings.index_dir, vectors))
     except IndexNotFoundError:
         return []
     old: list[str] = []
@@ -191,7 +193,8 @@ def _apply_retention(settings: IndexSettings, report: RefreshReport, at: datetim
 
 def _count_articles(settings: IndexSettings, report: RefreshReport) -> None:
     try:
-        catalog = Catalog(load_snapshot(settings.index_dir))
+        with VectorBackend.from_settings(settings) as vectors:
+            catalog = Catalog(load_snapshot(settings.index_dir, vectors))
     except IndexNotFoundError:
         return
     counts: dict[str, int] = {}

@@ -4,6 +4,8 @@ A segment is a folder under `index_dir/segments/` holding what one write added a
     docstore.json     the articles and chunks it added, in LlamaIndex's docstore format
     vectors.faiss     their vectors (with vector_ids.json, as a whole snapshot had them before)
     removed.json      per docstore collection, the keys it removes from the segments before it
+For an index whose vectors are in Milvus, rows.json (which Milvus row holds each chunk's vector, see
+`milvus_rows`) stands in for vectors.faiss and vector_ids.json.
 A snapshot lists its segments, oldest first; reading it replays them in order: each segment's
 removals, then its additions. Segments are never changed once written and are shared by the
 snapshots that list them, so adding one article writes one small segment, not the whole index.
@@ -22,9 +24,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeAlias
 
 from newsrag.errors import IndexDamagedError
 from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE, FaissArticleStore, index_kind_for, read_json
+
+if TYPE_CHECKING:
+    from newsrag.index.milvus_rows import MilvusRows
+
+    # The vector part of a segment: FAISS vectors, or the Milvus rows holding them.
+    SegmentVectors: TypeAlias = FaissArticleStore | MilvusRows
 
 SEGMENTS_DIR = "segments"
 DOCSTORE = "docstore.json"
@@ -65,7 +74,7 @@ class Contents:
     """What replaying segments gives: the docstore's collections, the vectors, and every key removed."""
 
     data: Collections
-    vectors: FaissArticleStore
+    vectors: SegmentVectors
     removed: dict[str, set[str]]
 
 
@@ -78,9 +87,12 @@ def replay_folder(folder: Path, dimension: int) -> Contents:
     return Contents(_read_collections(folder / DOCSTORE), FaissArticleStore.load(folder, dimension), {})
 
 
-def replay(index_dir: Path, refs: list[SegmentRef], dimension: int) -> Contents:
-    """The segments applied in order; IndexDamagedError names the segment and its bad file."""
-    contents = Contents({}, FaissArticleStore(dimension), {})
+def replay(
+    index_dir: Path, refs: list[SegmentRef], dimension: int, into: SegmentVectors | None = None
+) -> Contents:
+    """The segments applied in order (their vectors into `into`, default FAISS's); IndexDamagedError names
+    the segment and its bad file."""
+    contents = Contents({}, into if into is not None else FaissArticleStore(dimension), {})
     for ref in refs:
         folder = segments_dir(index_dir) / ref.name
         try:
@@ -88,7 +100,7 @@ def replay(index_dir: Path, refs: list[SegmentRef], dimension: int) -> Contents:
                 raise IndexDamagedError("the segment folder is missing")
             removed = _read_removed(folder / REMOVED)
             added = _read_collections(folder / DOCSTORE)
-            vectors = FaissArticleStore.load(folder, dimension)
+            vectors = type(contents.vectors).load(folder, dimension)
         except IndexDamagedError as exc:
             raise IndexDamagedError(f"segment {ref.name}/{exc}") from exc
         for collection, keys in removed.items():
@@ -99,21 +111,24 @@ def replay(index_dir: Path, refs: list[SegmentRef], dimension: int) -> Contents:
         contents.vectors.delete_nodes(removed.get(NODES, []))
         for collection, entries in added.items():
             contents.data.setdefault(collection, {}).update(entries)
-        contents.vectors.absorb(vectors)
+        contents.vectors.absorb(vectors)  # type: ignore[arg-type]  # loaded by the same class
     return contents
 
 
 def write_segment(
-    index_dir: Path, added: Collections, removed: dict[str, list[str]], vectors: FaissArticleStore
+    index_dir: Path, added: Collections, removed: dict[str, list[str]], vectors: SegmentVectors
 ) -> SegmentRef:
     """Write a segment beside the others, fsync'd, and move it into place whole; OSError on failure.
 
     Its vectors go into the index their number calls for (`index_kind_for`): a large merged segment
-    is built as HNSW here, once, and read as it is.
+    is built as HNSW here, once, and read as it is. Milvus rows are searched as the collection is indexed.
     """
-    kind = index_kind_for(len(vectors))
-    if kind != vectors.kind or vectors.has_dead:
-        vectors = vectors.rewritten(kind)
+    if isinstance(vectors, FaissArticleStore):
+        kind = index_kind_for(len(vectors))
+        if kind != vectors.kind or vectors.has_dead:
+            vectors = vectors.rewritten(kind)
+    else:
+        kind = vectors.kind
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%f")
     name = f"s-{stamp}-{uuid.uuid4().hex[:6]}"
     parent = segments_dir(index_dir)
@@ -145,12 +160,15 @@ def merge_start(refs: list[SegmentRef]) -> int:
     return max(start, 0)
 
 
-def merge_tail(index_dir: Path, refs: list[SegmentRef], dimension: int) -> list[SegmentRef]:
-    """`refs` with its trailing run merged into one new segment (when the run has two or more)."""
+def merge_tail(
+    index_dir: Path, refs: list[SegmentRef], dimension: int, into: SegmentVectors | None = None
+) -> list[SegmentRef]:
+    """`refs` with its trailing run merged into one new segment (when the run has two or more);
+    `into` is an empty vector part of the index's kind (default FAISS's)."""
     start = merge_start(refs)
     if len(refs) - start < 2:
         return refs
-    run = replay(index_dir, refs[start:], dimension)
+    run = replay(index_dir, refs[start:], dimension, into)
     # The first segment removes from nothing; a later one keeps removing what the run removed before it.
     removed = {} if start == 0 else {c: sorted(keys) for c, keys in run.removed.items()}
     return [*refs[:start], write_segment(index_dir, run.data, removed, run.vectors)]

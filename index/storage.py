@@ -9,6 +9,10 @@ A writer writes a segment of what it changed (merging the newest small ones now 
 new snapshot listing the segments beside the live one, and swaps CURRENT only when both are
 complete, so a killed writer leaves the previous snapshot live and loadable. Every load checks the
 files and their counts against each other; a damaged live snapshot falls back to the one before it.
+
+With `vector_store = "milvus"` the vectors are rows of a Milvus collection instead (see `milvus_rows`):
+each segment lists its rows in rows.json, a write adds rows under keys no other write uses, and the
+rows no kept snapshot lists are deleted where segments are pruned, so the same swap stays the commit.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from newsrag.errors import (
     IndexNotFoundError,
     NewsRagError,
 )
+from newsrag.index.milvus_rows import ROWS_FILE, MilvusRows, collect_garbage
 from newsrag.index.segments import (
     DOCSTORE,
     Collections,
@@ -50,6 +55,7 @@ from newsrag.index.segments import (
     segments_dir,
     write_segment,
 )
+from newsrag.index.vector_backend import VectorBackend
 from newsrag.index.vector_store import IDS_FILE, FaissArticleStore, read_json
 
 log = logging.getLogger(__name__)
@@ -74,6 +80,10 @@ class Manifest:
     chunk_size: int
     chunk_overlap: int
     vector_index: str = "flat"  # the FAISS index of the largest segment: "flat" (exact) or "hnsw"
+    # Where the vectors are: "faiss" (in the segments) or "milvus" (rows of the collection named here).
+    # Written only for Milvus, so a FAISS manifest reads as before (and by earlier versions).
+    vector_store: str = "faiss"
+    milvus_collection: str = ""
     format_version: int = FORMAT_VERSION
     created_at: str = ""
     updated_at: str = ""
@@ -91,14 +101,35 @@ class Manifest:
         if unknown:
             raise IndexDamagedError(f"{MANIFEST}: unknown keys {', '.join(unknown)}")
         missing = sorted(
-            set(types) - set(data) - {"format_version", "created_at", "updated_at", "vector_index"}
+            set(types)
+            - set(data)
+            - {
+                "format_version",
+                "created_at",
+                "updated_at",
+                "vector_index",
+                "vector_store",
+                "milvus_collection",
+            }
         )
         if missing:
             raise IndexDamagedError(f"{MANIFEST}: missing keys {', '.join(missing)}")
         wrong = sorted(k for k, v in data.items() if type(v) is not types[k])
         if wrong:
             raise IndexDamagedError(f"{MANIFEST}: values of the wrong type for {', '.join(wrong)}")
+        store, collection = data.get("vector_store", "faiss"), data.get("milvus_collection", "")
+        if store not in ("faiss", "milvus") or (store == "milvus") != bool(collection):
+            raise IndexDamagedError(
+                f"{MANIFEST}: vector_store {store!r} with milvus_collection {collection!r}"
+            )
         return cls(**data)
+
+    def to_json(self) -> dict[str, object]:
+        """What is written: every key, but the vector-store keys only when they say Milvus."""
+        data = asdict(self)
+        if self.vector_store == "faiss":
+            del data["vector_store"], data["milvus_collection"]
+        return data
 
     def check(self, embed_model: str, chunk_size: int, chunk_overlap: int) -> None:
         """Refuse other settings; chunk_size 0 means 'what the embedder reads', fixed by the model."""
@@ -123,7 +154,7 @@ class Snapshot:
 
     manifest: Manifest
     docstore: SimpleDocumentStore
-    vectors: FaissArticleStore
+    vectors: FaissArticleStore | MilvusRows
     path: Path | None = None
     fallback_from: Path | None = None
     warning: str | None = None
@@ -182,8 +213,12 @@ def current_snapshot_dir(index_dir: Path) -> Path | None:
     return index_dir / name if name else None
 
 
-def load_snapshot(index_dir: Path) -> Snapshot:
-    """The live snapshot, checked; when it is damaged, the newest earlier one that loads, with a warning."""
+def load_snapshot(index_dir: Path, vectors: VectorBackend | None = None) -> Snapshot:
+    """The live snapshot, checked; when it is damaged, the newest earlier one that loads, with a warning.
+
+    `vectors` is the vector store the settings name (default FAISS): an index built with another is
+    refused with IndexMismatchError, and a Milvus index is read through this backend's connection.
+    """
     for _attempt in range(3):
         try:
             live = current_snapshot_name(index_dir)
@@ -198,21 +233,23 @@ def load_snapshot(index_dir: Path) -> Snapshot:
                 f"the index in {index_dir} is damaged: {CURRENT} names {live!r}, not a snapshot: {REPAIR}"
             )
         try:
-            return read_snapshot(index_dir / live)
+            return read_snapshot(index_dir / live, vectors)
         except IndexDamagedError as damage:
             if (
                 _safely(current_snapshot_name, index_dir) == live
             ):  # else a writer swapped and pruned it meanwhile
-                return _fall_back(index_dir, live, damage)
+                return _fall_back(index_dir, live, damage, vectors)
     raise IndexDamagedError(f"the index in {index_dir} kept changing while it was read; try again")
 
 
-def read_snapshot(folder: Path) -> Snapshot:
+def read_snapshot(folder: Path, vectors: VectorBackend | None = None) -> Snapshot:
     """One snapshot folder, each file parsed and all of them checked against each other."""
     if not folder.is_dir():
         raise IndexDamagedError(f"{folder.name}: the snapshot folder is missing")
     try:
         manifest = Manifest.from_json(read_json(folder / MANIFEST))
+        backend = vectors or VectorBackend()
+        backend.check(manifest.vector_store, manifest.milvus_collection)  # IndexMismatchError: no fallback
         legacy = manifest.format_version == LEGACY_FORMAT
         if legacy:  # docstore.json and the vectors in the snapshot folder itself: one segment in all but name
             refs = []
@@ -220,13 +257,20 @@ def read_snapshot(folder: Path) -> Snapshot:
             manifest.format_version = FORMAT_VERSION  # what the next write makes of it
         else:
             refs = _read_segment_list(folder / SEGMENT_LIST)
-            contents = replay(folder.parent, refs, manifest.dimension)
+            contents = replay(
+                folder.parent,
+                refs,
+                manifest.dimension,
+                new_vectors(backend, folder.parent, manifest.dimension),
+            )
         docstore = SimpleDocumentStore.from_dict(contents.data)
         try:
             nodes = docstore.docs
         except Exception as exc:  # LlamaIndex raises KeyError, ValueError or pydantic's errors for a bad node
             raise IndexDamagedError(f"{DOCSTORE}: a node cannot be read ({str(exc)[:200]})") from exc
         _check_across_files(nodes, contents.vectors)
+        if isinstance(contents.vectors, MilvusRows):
+            contents.vectors.check_in_collection()
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
     return Snapshot(manifest, docstore, contents.vectors, folder, nodes=nodes, segments=refs, legacy=legacy)
@@ -244,20 +288,26 @@ def _collections(docstore: SimpleDocumentStore) -> Collections:
     return docstore._kvstore._collections_mappings  # type: ignore[attr-defined,no-any-return]
 
 
-def _check_across_files(nodes: dict[str, BaseNode], vectors: FaissArticleStore) -> None:
-    """Every chunk has one vector filed under its article, every vector a chunk, every chunk its article."""
+def _check_across_files(nodes: dict[str, BaseNode], vectors: FaissArticleStore | MilvusRows) -> None:
+    """Every chunk has one vector filed under its article, every vector a chunk, every chunk its article.
+
+    For Milvus this compares the rows the segments list (rows.json) with the docstore, in memory; the
+    collection itself is only spot-checked (`MilvusRows.check_in_collection`), so a load at 100,000
+    chunks costs one Milvus query, not a listing of the collection.
+    """
+    ids_file = ROWS_FILE if isinstance(vectors, MilvusRows) else IDS_FILE
     articles = {k for k, n in nodes.items() if isinstance(n, Document)}
     chunks = {k: n for k, n in nodes.items() if isinstance(n, TextNode) and k not in articles}
     with_vectors = set(vectors.node_ids())
     if no_vector := chunks.keys() - with_vectors:
-        raise IndexDamagedError(f"{DOCSTORE}: chunk {_some(no_vector)} has no vector in {IDS_FILE}")
+        raise IndexDamagedError(f"{DOCSTORE}: chunk {_some(no_vector)} has no vector in {ids_file}")
     if no_chunk := with_vectors - chunks.keys():
-        raise IndexDamagedError(f"{IDS_FILE}: maps chunk {_some(no_chunk)}, which {DOCSTORE} does not hold")
+        raise IndexDamagedError(f"{ids_file}: maps chunk {_some(no_chunk)}, which {DOCSTORE} does not hold")
     if orphans := {k for k, c in chunks.items() if c.ref_doc_id not in articles}:
         raise IndexDamagedError(f"{DOCSTORE}: chunk {_some(orphans)} belongs to no article in it")
     if misfiled := {k for k, c in chunks.items() if vectors.article_of(k) != c.ref_doc_id}:
         raise IndexDamagedError(
-            f"{IDS_FILE}: files chunk {_some(misfiled)} under another article than {DOCSTORE}"
+            f"{ids_file}: files chunk {_some(misfiled)} under another article than {DOCSTORE}"
         )
 
 
@@ -266,13 +316,15 @@ def _some(ids: set[str]) -> str:
     return first if len(ids) == 1 else f"{first} (and {len(ids) - 1} more)"
 
 
-def _fall_back(index_dir: Path, live: str, damage: IndexDamagedError) -> Snapshot:
+def _fall_back(
+    index_dir: Path, live: str, damage: IndexDamagedError, vectors: VectorBackend | None
+) -> Snapshot:
     """The newest snapshot older than the damaged live one that loads; only ever an earlier live one."""
     problems = [str(damage)]
     for folder in sorted((p for p in index_dir.glob("v-*") if p.name < live), reverse=True):
         try:
-            snapshot = read_snapshot(folder)
-        except IndexDamagedError as exc:
+            snapshot = read_snapshot(folder, vectors)
+        except (IndexDamagedError, IndexMismatchError) as exc:  # mismatch: from before a rebuild moved stores
             problems.append(str(exc))
             continue
         snapshot.fallback_from = index_dir / live
@@ -310,13 +362,14 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
         refs = [*listed, write_segment(index_dir, added, removed, vectors)]
         written.append(refs[-1])
         step = "merging the newest segments"
-        refs = merge_tail(index_dir, refs, snapshot.manifest.dimension)
+        blank = snapshot.vectors.blank() if isinstance(snapshot.vectors, MilvusRows) else None
+        refs = merge_tail(index_dir, refs, snapshot.manifest.dimension, blank)
         written.append(refs[-1])
         step = "writing a new snapshot"
         building.mkdir()
         snapshot.manifest.updated_at = datetime.now(UTC).isoformat(timespec="seconds")
         snapshot.manifest.vector_index = max(refs, key=lambda r: r.size).kind
-        _write_json(building / MANIFEST, asdict(snapshot.manifest))
+        _write_json(building / MANIFEST, snapshot.manifest.to_json())
         _write_json(building / SEGMENT_LIST, {"segments": [asdict(r) for r in refs]})
         step = "syncing a new snapshot to disk"
         for file in building.iterdir():
@@ -345,14 +398,26 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
     parent = snapshot.path
     snapshot.path, snapshot.fallback_from, snapshot.warning = final, None, None
     snapshot.segments, snapshot.legacy = refs, False
+    milvus = None
+    if isinstance(snapshot.vectors, MilvusRows):
+        snapshot.vectors.committed()  # its rows are listed by a live snapshot now: no longer pending
+        milvus = snapshot.vectors.client
     snapshot.begin_write()  # a writer that goes on writes only what it changes after this
-    _prune(index_dir, final, parent, previous, keep)
+    _prune(index_dir, final, parent, previous, keep, milvus)
     return final
 
 
-def _prune(index_dir: Path, live: Path, parent: Path | None, previous: str | None, keep: int) -> None:
+def _prune(
+    index_dir: Path,
+    live: Path,
+    parent: Path | None,
+    previous: str | None,
+    keep: int,
+    milvus: typing.Any = None,
+) -> None:
     """Drop debris of killed writers, then old snapshots beyond `keep` (the one built on goes last),
-    then the segments no snapshot left lists."""
+    then the segments no snapshot left lists, and (a Milvus index) the rows only those or a failed
+    write held."""
     for debris in index_dir.glob(".building-*"):
         shutil.rmtree(debris, ignore_errors=True)
     for debris in index_dir.glob(f".{CURRENT}.*"):
@@ -364,16 +429,29 @@ def _prune(index_dir: Path, live: Path, parent: Path | None, previous: str | Non
     if parent in was_live:  # the snapshot this one was built from, not a damaged one it stood in for
         was_live.remove(parent)
         was_live.insert(0, parent)
+    dropped: list[list[str]] = []  # their segment lists: what a Milvus index may delete the rows of
     for old in never_live + was_live[max(keep - 1, 0) :]:
         log.info("removing old snapshot %s", old.name)
+        if milvus is not None:
+            with contextlib.suppress(IndexDamagedError):
+                dropped.append([r.name for r in _read_segment_list(old / SEGMENT_LIST)])
         shutil.rmtree(old, ignore_errors=True)
     listed: set[str] = set()
+    kept: list[list[str]] = []
     for folder in index_dir.glob("v-*"):
         try:
-            listed.update(r.name for r in _read_segment_list(folder / SEGMENT_LIST))
+            kept.append([r.name for r in _read_segment_list(folder / SEGMENT_LIST)])
         except IndexDamagedError:
             if folder == live:
                 return  # cannot tell what the live snapshot needs: remove no segment
+        else:
+            listed.update(kept[-1])
+    if milvus is not None:
+        try:
+            collect_garbage(index_dir, milvus, segments_dir(index_dir), kept, dropped)
+        except Exception as exc:  # the write is live; a server gone away only delays the clean-up
+            log.warning("stale Milvus rows are left for the next write to delete: %s", exc)
+            return  # the segments listing them stay, so the next write finds them
     prune_segments(index_dir, listed)
 
 
@@ -431,8 +509,21 @@ def _safely(call: Callable[..., typing.Any], *args: typing.Any, **kwargs: typing
         return None
 
 
-def empty_snapshot(manifest: Manifest) -> Snapshot:
+def empty_snapshot(manifest: Manifest, vectors: FaissArticleStore | MilvusRows | None = None) -> Snapshot:
     """A snapshot with nothing in it, on no segments: saving it writes everything it then holds."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     manifest.created_at = manifest.created_at or now
-    return Snapshot(manifest, SimpleDocumentStore(), FaissArticleStore(manifest.dimension))
+    return Snapshot(
+        manifest,
+        SimpleDocumentStore(),
+        vectors if vectors is not None else FaissArticleStore(manifest.dimension),
+    )
+
+
+def new_vectors(
+    backend: VectorBackend | None, index_dir: Path, dimension: int
+) -> FaissArticleStore | MilvusRows:
+    """An empty vector part of the backend's kind: FAISS in memory, or rows of its Milvus collection."""
+    if backend is None or not backend.is_milvus:
+        return FaissArticleStore(dimension)
+    return MilvusRows(backend.milvus(dimension), index_dir)

@@ -18,6 +18,7 @@ from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import IngestReport, ingest
 from newsrag.index.storage import current_snapshot_dir, current_snapshot_name, load_snapshot
+from newsrag.index.vector_backend import VectorBackend
 from newsrag.rag.answerers import Answerer, AnswerRequest, answerer_names, create_answerer
 from newsrag.rag.filters import Filters
 from newsrag.rag.lexical import TermWeights
@@ -62,6 +63,8 @@ class NewsRAG:
             settings.embed_model, settings.embed_batch_size
         )
         self.splits = SentenceSplitCache()
+        # One connection to the vector store (Milvus) for the engine's life, shared by every reload.
+        self.vector_backend = VectorBackend.from_settings(settings)
         self.built: IngestReport | None = None  # set by open() when it had to build the index
         self.reload_error: str | None = None  # why the snapshot now live on disk is not the one served
         self._answerers: dict[str, Answerer] = {}
@@ -105,7 +108,7 @@ class NewsRAG:
             self._load()
 
     def _load(self) -> None:
-        snapshot = load_snapshot(self.settings.index_dir)
+        snapshot = load_snapshot(self.settings.index_dir, self.vector_backend)
         snapshot.manifest.check(
             self.settings.embed_model, self.settings.chunk_size, self.settings.chunk_overlap
         )

@@ -1,4 +1,4 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) chunk rankings fused by LlamaIndex's QueryFusionRetriever.
+"""Hybrid retrieval: dense (FAISS or Milvus) and lexical (BM25) chunk rankings fused by LlamaIndex's QueryFusionRetriever.
 
 Two fusions: relative score (min-max normalised scores, weighted sum; the default) and reciprocal
 rank (RRF). On the 914 CNN/DailyMail highlight queries RRF lands between dense and BM25 (R@1 .912
@@ -23,10 +23,9 @@ from llama_index.core.llms.mock import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
 from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
-from llama_index.core.vector_stores.types import VectorStoreQuery
+from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
 
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.index.vector_store import FaissArticleStore
 from newsrag.rag.filters import ChunkFilterIndex, Filters
 from newsrag.rag.words import english_stemmer
 
@@ -40,7 +39,7 @@ class DenseRetriever(BaseRetriever):
 
     def __init__(
         self,
-        store: FaissArticleStore,
+        store: BasePydanticVectorStore,
         chunks: dict[str, TextNode],
         embedder: SentenceTransformerEmbedding,
         top_k: int,
@@ -129,7 +128,7 @@ class HybridRetriever(BaseRetriever):
 
     def __init__(
         self,
-        store: FaissArticleStore,
+        store: BasePydanticVectorStore,
         chunks: dict[str, TextNode],
         lexical: LexicalIndex,
         embedder: SentenceTransformerEmbedding,

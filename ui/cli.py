@@ -253,8 +253,10 @@ def watch(obj: Context, paths: tuple[Path, ...], every: float, rounds: int | Non
 def _catalog(settings: Settings) -> Any:
     from newsrag.index.catalog import Catalog
     from newsrag.index.storage import load_snapshot
+    from newsrag.index.vector_backend import VectorBackend
 
-    return Catalog(load_snapshot(settings.index_dir))
+    with VectorBackend.from_settings(settings) as vectors:
+        return Catalog(load_snapshot(settings.index_dir, vectors))
 
 
 @cli.command()
