@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,3 +94,23 @@ def test_only_the_milvus_store_imports_milvus_at_module_level():
                 if module.startswith(MILVUS_MODULES) or module == "newsrag.index.milvus_store":
                     wrong.append(f"{path.relative_to(ROOT)}:{line} imports {module}")
     assert not wrong, "import the Milvus store inside the function that chooses it:\n" + "\n".join(wrong)
+
+
+def test_choosing_milvus_without_the_extra_says_what_to_install(tmp_path):
+    code = HIDE_MILVUS + textwrap.dedent(
+        f"""
+        from newsrag.errors import NewsRagError
+        from newsrag.index.vector_backend import VectorBackend
+        from newsrag.settings import Settings
+        try:
+            VectorBackend.from_settings(Settings(index_dir={str(tmp_path)!r}, vector_store="milvus"))
+        except NewsRagError as exc:
+            print(exc); sys.exit(3)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert done.stdout.startswith(
+        "setting vector_store: 'milvus' cannot be used: the Milvus vector store needs"
+    )
+    assert "pip install 'newsrag[milvus]'" in done.stdout
