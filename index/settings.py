@@ -65,7 +65,7 @@ class IndexSettings:
     @property
     def milvus_location(self) -> str:
         """The Milvus URI to open: the setting, or the Milvus Lite file inside the index directory."""
-        return self.milvus_uri or str(self.index_dir / LITE_FILE)
+        return self.milvus_uri or str(Path(self.index_dir) / LITE_FILE)
 
     @property
     def feed_policy(self) -> FeedPolicy:
