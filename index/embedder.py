@@ -108,6 +108,8 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     _loading: Any = PrivateAttr(default_factory=threading.Lock)
     _cache: EmbeddingCache | None = PrivateAttr(default=None)
     _threads: int = PrivateAttr(default=1)  # torch's thread count when the model loaded: for large batches
+    # count_tokens' cached word tokenizer; False when the tokenizer is not BERT's; None until first used
+    _word_pieces: Any = PrivateAttr(default=None)
 
     def __init__(self, model_name: str = BUNDLED_EMBEDDER, batch_size: int = 64, **kwargs: Any) -> None:
         # LlamaIndex hands over texts in groups of embed_batch_size; give sentence-transformers large
@@ -158,8 +160,17 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return int(self.model.max_seq_length) - 2
 
     def count_tokens(self, text: str) -> list[str]:
-        """Word pieces of a text: the measure chunks are sized in."""
-        return list(self.model.tokenizer.tokenize(text))
+        """Word pieces of a text: the measure chunks are sized in.
+
+        The splitter measures an article, then each paragraph, then each sentence, so every word
+        is tokenised several times. A BERT tokenizer splits at every space before WordPiece, so
+        `WordPieces` tokenises each word once and keeps it. Other tokenizers are asked for the whole text.
+        """
+        if self._word_pieces is None:
+            self._word_pieces = WordPieces.of(self.model.tokenizer) or False
+        if self._word_pieces is False:
+            return list(self.model.tokenizer.tokenize(text))
+        return self._word_pieces(text)  # type: ignore[no-any-return]
 
     def use_cache(self, cache: EmbeddingCache | None) -> None:
         """Serve repeated texts from `cache` (None: stop); the eval does, ingest and serving do not."""
@@ -201,6 +212,48 @@ class SentenceTransformerEmbedding(BaseEmbedding):
 
     def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
         return self.encode(texts).tolist()
+
+
+class WordPieces:
+    """The word pieces of space-separated words, each word tokenised once (new ones in one batch) and kept.
+
+    Only for a tokenizer that splits at every space before its model (BERT's WordPiece): there the
+    pieces of a text are those of its words in turn.
+    """
+
+    def __init__(self, backend: Any, limit: int = 2**18) -> None:
+        self.backend, self.limit = backend, limit
+        self.known: dict[str, list[str]] = {}
+
+    @classmethod
+    def of(cls, tokenizer: Any) -> WordPieces | None:
+        """One for `tokenizer` when it is BERT's, else None (byte-level BPE marks a word's leading space)."""
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        if backend is None or type(backend.pre_tokenizer).__name__ != "BertPreTokenizer":
+            return None
+        # A copy of its own: transformers sets padding and truncation on the shared backend for each call
+        # (sentence-transformers pads every batch it encodes), which would pad or cut these words.
+        own = type(backend).from_str(backend.to_str())
+        own.no_padding()
+        own.no_truncation()
+        return cls(own)
+
+    def __call__(self, text: str) -> list[str]:
+        words = [w for w in text.split(" ") if w]
+        known = self.known
+        new = [w for w in dict.fromkeys(words) if w not in known]
+        fresh = {
+            w: e.tokens
+            for w, e in zip(new, self.backend.encode_batch(new, add_special_tokens=False), strict=True)
+        }
+        if len(known) + len(fresh) > self.limit:
+            known.clear()  # a new dict would do as well; clearing keeps one object for concurrent callers
+        known.update(fresh)
+        return [piece for w in words for piece in (fresh.get(w) or known.get(w) or self._one(w))]
+
+    def _one(self, word: str) -> list[str]:
+        """A word another thread's clear() dropped between the lookups above."""
+        return list(self.backend.encode(word, add_special_tokens=False).tokens)
 
 
 __all__ = ["EmbeddingCache", "SentenceTransformerEmbedding", "resolve_model_path"]

@@ -1,9 +1,13 @@
 """The embedder: the eval's cache of embedded texts (the real model's vectors, each distinct text encoded
 once, kept between runs) and the one-thread encode of a question's small batches."""
 
-import numpy as np
+import json
+from types import SimpleNamespace
 
-from newsrag.index.embedder import EmbeddingCache
+import numpy as np
+from sample_data import cnndm_rows
+
+from newsrag.index.embedder import EmbeddingCache, WordPieces
 
 TEXTS = [
     "The ferry runs every ten minutes.",
@@ -65,3 +69,41 @@ def test_a_questions_encode_takes_one_thread_and_an_ingest_batch_every_thread(em
     assert seen == [1, 1] and torch.get_num_threads() == before  # a thread started meanwhile inherits 1
 
     assert embedder._threads == before  # what a large (ingest) batch runs on, wherever it is called
+
+
+# Spaces inside and around words, other whitespace, accents, punctuation, CJK, emoji, control and
+# zero-width characters: where a word-at-a-time tokenisation could part from the whole text's.
+AWKWARD = [
+    "Gary Locke will be confirmed as Kilmarnock’s permanent manager on Friday.",
+    "  two  spaces,\ttabs\tand\nnew\n\nlines  ",
+    "Café naïve résumé – “quoted” (brackets) [1] e-mail U.S.-led 3,000.5 £330million",
+    "日本語のテキスト and emoji 🎉🎉 a\u200bb x\u0301y \x1cctrl\x1fchars\u00a0nbsp",
+    "",
+]
+
+
+def test_word_pieces_are_the_tokenizers_own_even_after_a_padded_batch(embedder):
+    """count_tokens tokenises a word at a time through a cache (index/embedder.WordPieces); the pieces must
+    be those of the whole text, also after sentence-transformers padded and truncated a batch."""
+    tokenizer = embedder.model.tokenizer
+    embedder.encode(["a short text", "and a much longer one " * 100])  # leaves padding set on the backend
+    texts = AWKWARD + [row["text"] for row in cnndm_rows(20)]
+    for text in texts + texts:  # the second pass from the cache
+        assert embedder.count_tokens(text) == tokenizer.tokenize(text), text[:60]
+
+
+def test_a_tokenizer_that_is_not_berts_is_asked_for_the_whole_text(embedder):
+    """Byte-level BPE marks a word's leading space, so word-at-a-time pieces would differ: no cache for it."""
+    bert = embedder.model.tokenizer.backend_tokenizer
+    assert WordPieces.of(embedder.model.tokenizer) is not None
+    config = json.loads(bert.to_str())
+    config["pre_tokenizer"] = {
+        "type": "ByteLevel",
+        "add_prefix_space": False,
+        "trim_offsets": True,
+        "use_regex": True,
+    }
+    byte_level = type(bert).from_str(json.dumps(config))
+    assert (
+        WordPieces.of(SimpleNamespace(backend_tokenizer=byte_level)) is None
+    )  # what .of reads of a tokenizer
