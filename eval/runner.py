@@ -81,7 +81,7 @@ def _run(
     engine = open_engine(settings, embedder, data)
     articles = {a.id: a for a in engine.catalog.articles()}
     built = [BASELINES[name](list(articles.values()), embedder) for name in baselines]
-    inputs = SuiteInputs(engine, data, articles, built)
+    inputs = SuiteInputs(engine, data, articles, built, cache.path.parent)
     results = []
     for suite in registry.SUITES:
         if suite.name in suites and suite.applies_to(data):

@@ -6,11 +6,13 @@ newsrag.eval.registry names them; the run_* functions at the end are its entries
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,11 +38,15 @@ from newsrag.rag.claims import ClaimChecker
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.extractive_summary import select_summary
 from newsrag.rag.lexical import TermWeights
+from newsrag.rag.likelihood import LikelihoodCache, SourceLikelihood
+from newsrag.rag.llms import LLMUnavailableError
 from newsrag.rag.retrieve import article_ranking
 from newsrag.rag.sentences import split_sentences
 from newsrag.rag.support import SupportChecker
 
 KS = (1, 2, 3, 4, 5, 10)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -62,6 +68,7 @@ class SuiteInputs:
     data: EvalData
     articles: dict[str, Article]
     baselines: list[LlamaIndexBaseline] = field(default_factory=list)
+    cache_dir: Path | None = None  # where scores kept between runs go (the embedding cache's folder)
 
 
 def timed(fn: Callable[..., SuiteResult]) -> Callable[..., SuiteResult]:
@@ -346,8 +353,13 @@ def faithfulness_suite(
     articles: dict[str, Any],
     peers: dict[str, dict[str, str]],
     judgements: list[dict[str, Any]],
+    likelihood: tuple[SourceLikelihood, LikelihoodCache] | None = None,
 ) -> SuiteResult:
-    """Claim-support scores of peer summaries against their articles vs FRANK's human factuality."""
+    """Claim-support scores of peer summaries against their articles vs FRANK's human factuality.
+
+    With `likelihood` (a language model and its score cache) a second row adds how expected each
+    sentence is to the model after the article (rag/likelihood.py).
+    """
     result = SuiteResult("faithfulness")
     checker = SupportChecker(engine.embedder.encode)
     # Word pairs weigh by IDF across the articles, as in the tuning script that fitted the weights.
@@ -361,6 +373,7 @@ def faithfulness_suite(
     for j in test:
         by_article.setdefault(j["id"], []).append(j)
     scores: dict[tuple[str, str], float] = {}
+    with_model: dict[tuple[str, str], float] = {}
     support_only: dict[tuple[str, str], float] = {}
     for article_id, rows in by_article.items():
         text = articles[article_id].text
@@ -373,6 +386,13 @@ def faithfulness_suite(
             support_only[key] = float(np.mean([c.score for c in checks])) if checks else 0.0
             faithful = [claims.faithfulness(s, text, source, vectors) for s in sentences]
             scores[key] = float(np.mean(faithful)) if faithful else 0.0
+            if likelihood is not None:
+                expected = likelihood[1].score(likelihood[0], text, sentences)
+                both = [
+                    claims.faithfulness(s, text, source, vectors, lp)
+                    for s, lp in zip(sentences, expected, strict=True)
+                ]
+                with_model[key] = float(np.mean(both)) if both else 0.0
     support_row = [support_only[(j["id"], j["system"])] for j in test]
     for j in test:
         ours.append(scores[(j["id"], j["system"])])
@@ -380,6 +400,12 @@ def faithfulness_suite(
             unigram_precision(detokenize_ptb(peers[j["id"]][j["system"]]), articles[j["id"]].text)
         )
     result.rows["newsrag claim check"] = {"pearson": pearson(ours, human), "spearman": spearman(ours, human)}
+    if likelihood is not None:
+        model_row = [with_model[(j["id"], j["system"])] for j in test]
+        result.rows[f"newsrag claim check + likelihood ({likelihood[0].name})"] = {
+            "pearson": pearson(model_row, human),
+            "spearman": spearman(model_row, human),
+        }
     result.rows["support score alone"] = {
         "pearson": pearson(support_row, human),
         "spearman": spearman(support_row, human),
@@ -392,6 +418,15 @@ def faithfulness_suite(
         f"{len(test)} summaries (FRANK test split) scored against human factuality; the claim check's "
         "weights were fitted on the 375 validation judgements"
     )
+    if likelihood is not None:
+        cache = likelihood[1]
+        result.notes.append(
+            "likelihood: each sentence's mean token log-probability after its article, read by "
+            f"{likelihood[0].name} through llama-cpp-python ({cache.hits} summaries from the cache, "
+            f"{cache.misses} read)"
+        )
+    else:
+        result.notes.append("the likelihood row needs the llama-cpp extra (pip install 'newsrag[llama-cpp]')")
     return result
 
 
@@ -449,7 +484,19 @@ def run_summaries(run: SuiteInputs) -> SuiteResult:
 
 
 def run_faithfulness(run: SuiteInputs) -> SuiteResult:
-    return faithfulness_suite(run.engine, run.articles, run.data.peers, run.data.judgements)
+    likelihood = None
+    try:
+        scorer = SourceLikelihood()
+    except LLMUnavailableError as exc:  # the optional llama-cpp extra, or its bundled model, is missing
+        log.info("faithfulness without the likelihood row: %s", exc)
+    else:
+        cache_dir = run.cache_dir or run.engine.settings.index_dir.parent
+        likelihood = (scorer, LikelihoodCache(cache_dir / f"{scorer.name}-likelihood.json"))
+    try:
+        return faithfulness_suite(run.engine, run.articles, run.data.peers, run.data.judgements, likelihood)
+    finally:
+        if likelihood is not None:
+            likelihood[1].save()
 
 
 def run_latency(run: SuiteInputs) -> SuiteResult:

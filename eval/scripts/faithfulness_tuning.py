@@ -10,7 +10,8 @@ the article lacks). A summary's score is the mean over its sentences.
 
 Word pairs weigh by their words' IDF across the articles (TermWeights). Everything is chosen on
 the 375 validation judgements, by Pearson against human factuality: first the pair span and
-reach (the pair share alone), then the weights over a grid. Pearson and
+reach (the pair share alone), then the weights over a grid, then (with the llama-cpp extra) the
+weight of the sentence's likelihood after its article to SmolLM2 (rag/likelihood.py). Pearson and
 Spearman are printed for both splits beside the unigram baseline; only the test rows are unbiased.
 """
 
@@ -31,6 +32,8 @@ from newsrag.index.embedder import EmbeddingCache, SentenceTransformerEmbedding
 from newsrag.index.settings import IndexSettings
 from newsrag.rag.claims import ClaimChecker
 from newsrag.rag.lexical import TermWeights
+from newsrag.rag.likelihood import LikelihoodCache, SourceLikelihood
+from newsrag.rag.llms import LLMUnavailableError
 from newsrag.rag.sentences import split_sentences
 
 SPANS = (2, 3, 4)
@@ -128,6 +131,31 @@ def main() -> None:
             f"{name:5} ({len(rows)}): claim check P {pearson(ours, human[name]):.3f} "
             f"S {spearman(ours, human[name]):.3f}"
             f" | unigram baseline P {pearson(base, human[name]):.3f} S {spearman(base, human[name]):.3f}"
+        )
+    try:
+        scorer = SourceLikelihood()
+    except LLMUnavailableError as exc:
+        print(f"no likelihood weight: {exc}")
+        return
+    # The language model's score, one more weight beside the ones just fitted (rag/likelihood.py).
+    likely = LikelihoodCache(cache.path.parent / f"{scorer.name}-likelihood.json")
+    try:
+        for key, found in parts.items():
+            sentences = [detokenize_ptb(s) for s in _peer_sentences(peers[key[0]][key[1]])]
+            for sentence, value in zip(found, likely.score(scorer, texts[key[0]], sentences), strict=True):
+                sentence["likelihood"] = value
+    finally:
+        likely.save()
+    weight = max(
+        np.arange(0.0, 0.3001, 0.005),
+        key=lambda w: pearson(scores("valid", {**best, "likelihood": float(w)}), human["valid"]),
+    )
+    print(f"likelihood weight ({scorer.name}), fitted on valid with the weights above: {weight:.3f}")
+    for name in splits:
+        ours = scores(name, {**best, "likelihood": float(weight)})
+        print(
+            f"{name:5}: claim check + likelihood P {pearson(ours, human[name]):.3f} "
+            f"S {spearman(ours, human[name]):.3f}"
         )
 
 

@@ -1,0 +1,57 @@
+"""The likelihood signal of faithfulness (rag/likelihood.py): the real SmolLM2 GGUF through llama-cpp-python."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsrag.rag.likelihood import LikelihoodCache, SourceLikelihood
+
+ARTICLE = (
+    "The harbour ferry between Kirkwall and Stromness will stop running on 3 March for six weeks of "
+    "repairs, the island council said on Tuesday. Council leader Morag Flett said 2,000 passengers a "
+    "week would have to take the bus instead. The repairs will cost £4.5 million."
+)
+FAITHFUL = "The harbour ferry will stop running on 3 March for six weeks of repairs."
+CHANGED_NUMBER = "The harbour ferry will stop running on 3 March for nineteen weeks of repairs."
+INVENTED_NAME = "Council leader Duncan Rowe said 2,000 passengers a week would have to take the bus."
+FAITHFUL_QUOTE = "Council leader Morag Flett said 2,000 passengers a week would have to take the bus."
+
+
+@pytest.fixture(scope="module")
+def likelihood() -> SourceLikelihood:
+    return SourceLikelihood(threads=1)
+
+
+def test_a_sentence_the_article_states_is_likelier_than_a_changed_one(likelihood):
+    faithful, changed = likelihood.score(ARTICLE, [FAITHFUL]), likelihood.score(ARTICLE, [CHANGED_NUMBER])
+    assert faithful[0] > changed[0]
+    quote, invented = likelihood.score(ARTICLE, [FAITHFUL_QUOTE]), likelihood.score(ARTICLE, [INVENTED_NAME])
+    assert quote[0] > invented[0]
+
+
+def test_one_score_per_sentence_read_in_turn_after_the_article(likelihood):
+    scores = likelihood.score(ARTICLE, [FAITHFUL, FAITHFUL_QUOTE])
+    assert len(scores) == 2 and all(s < 0 for s in scores)
+    assert likelihood.score(ARTICLE, []) == []
+
+
+def test_a_source_kept_from_the_call_before_gives_the_scores_of_a_fresh_read(likelihood):
+    """The article stays in the KV cache between two summaries of it: the second summary's scores must
+    be those of a model that read the article for it alone."""
+    likelihood.score(ARTICLE, [FAITHFUL, CHANGED_NUMBER, INVENTED_NAME])  # a longer reply first
+    again = likelihood.score(ARTICLE, [FAITHFUL_QUOTE])
+    likelihood.score("Another article altogether, about a school play.", [FAITHFUL])
+    fresh = likelihood.score(ARTICLE, [FAITHFUL_QUOTE])
+    assert again == pytest.approx(fresh, abs=1e-4)
+
+
+def test_the_cache_serves_a_summary_scored_before_and_survives_a_reload(likelihood, tmp_path):
+    path = tmp_path / "eval-cache" / "likelihood.json"
+    cache = LikelihoodCache(path)
+    first = cache.score(likelihood, ARTICLE, [FAITHFUL])
+    assert cache.score(likelihood, ARTICLE, [FAITHFUL]) == first and (cache.hits, cache.misses) == (1, 1)
+    cache.save()
+    reloaded = LikelihoodCache(path)
+    assert reloaded.score(likelihood, ARTICLE, [FAITHFUL]) == first and reloaded.hits == 1
+    path.write_text("{cut sho")
+    assert LikelihoodCache(path).scores == {}  # a damaged cache is only slower
