@@ -83,10 +83,12 @@ class SourceLikelihood:
             return [0.0] * len(sentences)
         with self._lock:
             logprobs = self._reply_logprobs(prefix, reply)
+        # A sentence past the context (or with no tokens) gets the reply's mean: no evidence either way.
+        overall = float(logprobs.mean())
         scores, start = [], 0
         for part in parts:
             own = logprobs[start : start + len(part)]
-            scores.append(float(own.mean()) if own.size else 0.0)
+            scores.append(float(own.mean()) if own.size else overall)
             start += len(part)
         return scores
 
