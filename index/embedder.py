@@ -111,7 +111,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     # count_tokens' cached word tokenizer; False when the tokenizer is not BERT's; None until first used
     _word_pieces: Any = PrivateAttr(default=None)
 
-    def __init__(self, model_name: str = BUNDLED_EMBEDDER, batch_size: int = 64, **kwargs: Any) -> None:
+    def __init__(self, model_name: str = BUNDLED_EMBEDDER, batch_size: int = 16, **kwargs: Any) -> None:
         # LlamaIndex hands over texts in groups of embed_batch_size; give sentence-transformers large
         # groups so it can sort them by length and pad less (its own batches stay `batch_size`).
         super().__init__(model_name=model_name, embed_batch_size=LLAMA_INDEX_GROUP, **kwargs)
