@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from llama_index.core.schema import BaseNode, NodeRelationship, RelatedNodeInfo, TextNode
+from llama_index.core.schema import BaseNode
 from llama_index.core.vector_stores.types import (
     BasePydanticVectorStore,
     VectorStoreQuery,
@@ -180,19 +180,10 @@ class MilvusRows(BasePydanticVectorStore):
             return []
         milvus = self._collection()
         self._record_pending()
-        rows = [
-            TextNode(
-                id_=f"{node.node_id}@{self._token}",
-                embedding=node.get_embedding(),
-                relationships={
-                    NodeRelationship.SOURCE: RelatedNodeInfo(node_id=node.ref_doc_id or node.node_id)
-                },
-            )
-            for node in nodes
-        ]
-        milvus.add(rows)
+        rows = [f"{node.node_id}@{self._token}" for node in nodes]
+        milvus.add(nodes, row_ids=rows)
         for node, row in zip(nodes, rows, strict=True):
-            self._file(node.node_id, row.node_id, node.ref_doc_id or node.node_id, self._next_id)
+            self._file(node.node_id, row, node.ref_doc_id or node.node_id, self._next_id)
             self._next_id += 1
         return [n.node_id for n in nodes]
 

@@ -144,20 +144,26 @@ class MilvusArticleStore(BasePydanticVectorStore):
         rows = self.client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
-    def add(self, nodes: Sequence[BaseNode], **kwargs: Any) -> list[str]:
-        """Upsert chunk vectors: only the vector and the article id go to Milvus; the text stays in the docstore."""
+    def add(
+        self, nodes: Sequence[BaseNode], row_ids: Sequence[str] | None = None, **kwargs: Any
+    ) -> list[str]:
+        """Upsert chunk vectors: only the vector and the article id go to Milvus; the text stays in the docstore.
+
+        Each row is keyed by its node id, or by `row_ids` when given (milvus_rows keys a write's rows apart).
+        """
         if not nodes:
             return []
+        keys = row_ids if row_ids is not None else [node.node_id for node in nodes]
         rows = [
             TextNode(
-                id_=node.node_id,
+                id_=key,
                 text="",
                 embedding=node.get_embedding(),
                 relationships={
                     NodeRelationship.SOURCE: RelatedNodeInfo(node_id=node.ref_doc_id or node.node_id)
                 },
             )
-            for node in nodes
+            for node, key in zip(nodes, keys, strict=True)
         ]
         return list(self._milvus.add(rows))
 
