@@ -34,7 +34,7 @@ from newsrag.eval.metrics import (
 from newsrag.eval.multihop import MultiHopQuery
 from newsrag.eval.run_data import EvalData
 from newsrag.index.articles import Article
-from newsrag.rag.claims import ClaimChecker
+from newsrag.rag.claims import ClaimChecker, with_likelihood
 from newsrag.rag.engine import NewsRAG
 from newsrag.rag.extractive_summary import select_summary
 from newsrag.rag.lexical import TermWeights
@@ -388,10 +388,7 @@ def faithfulness_suite(
             scores[key] = float(np.mean(faithful)) if faithful else 0.0
             if likelihood is not None:
                 expected = likelihood[1].score(likelihood[0], text, sentences)
-                both = [
-                    claims.faithfulness(s, text, source, vectors, lp)
-                    for s, lp in zip(sentences, expected, strict=True)
-                ]
+                both = [with_likelihood(f, lp) for f, lp in zip(faithful, expected, strict=True)]
                 with_model[key] = float(np.mean(both)) if both else 0.0
     support_row = [support_only[(j["id"], j["system"])] for j in test]
     for j in test:

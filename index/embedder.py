@@ -249,11 +249,16 @@ class WordPieces:
         if len(known) + len(fresh) > self.limit:
             known.clear()  # a new dict would do as well; clearing keeps one object for concurrent callers
         known.update(fresh)
-        return [piece for w in words for piece in (fresh.get(w) or known.get(w) or self._one(w))]
+        return [piece for w in words for piece in self._pieces(w, fresh, known)]
 
-    def _one(self, word: str) -> list[str]:
-        """A word another thread's clear() dropped between the lookups above."""
-        return list(self.backend.encode(word, add_special_tokens=False).tokens)
+    def _pieces(self, word: str, fresh: dict[str, list[str]], known: dict[str, list[str]]) -> list[str]:
+        """A word's pieces (an empty list is an answer too: a word of zero-width characters has none)."""
+        pieces = fresh.get(word)
+        if pieces is None:
+            pieces = known.get(word)
+        if pieces is None:  # another thread's clear() dropped it between the lookups
+            pieces = list(self.backend.encode(word, add_special_tokens=False).tokens)
+        return pieces
 
 
 __all__ = ["EmbeddingCache", "SentenceTransformerEmbedding", "resolve_model_path"]

@@ -119,18 +119,10 @@ class ClaimChecker:
                 return []
         return []
 
-    def faithfulness(
-        self,
-        claim: str,
-        source: str,
-        sentences: Sequence[str],
-        vectors: np.ndarray,
-        likelihood: float | None = None,
-    ) -> float:
+    def faithfulness(self, claim: str, source: str, sentences: Sequence[str], vectors: np.ndarray) -> float:
         """How faithful a claim is to a long source (an article), for ranking: higher is more faithful.
 
-        `sentences` are the source's sentences and `vectors` their embeddings (computed once per source);
-        `likelihood`, when a language model gave it, the claim's mean token log-probability after the source.
+        `sentences` are the source's sentences and `vectors` their embeddings (computed once per source).
         """
         w = FAITHFULNESS
         similarities = vectors @ np.asarray(self.support.embed([claim])[0])
@@ -141,7 +133,6 @@ class ClaimChecker:
             + w["aligned"] * self.support.lexical(claim, closest)
             + w["paired"] * self.support.paired(claim, sentences, self.idf)
             - w["problem"] * len(self.hard_problems(claim, source))
-            + (LIKELIHOOD_WEIGHT * likelihood if likelihood is not None else 0.0)
         )
 
     def check(self, claim: str, passages: Sequence[str]) -> ClaimCheck:
@@ -155,3 +146,8 @@ class ClaimChecker:
         if not support.supported and not problems:
             problems.append("the cited passage does not say this (weak textual and semantic match)")
         return ClaimCheck(not problems, support.score, problems)
+
+
+def with_likelihood(faithfulness: float, likelihood: float) -> float:
+    """A faithfulness score with the claim's mean token log-probability after its source (rag/likelihood.py)."""
+    return faithfulness + LIKELIHOOD_WEIGHT * likelihood
