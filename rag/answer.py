@@ -6,6 +6,7 @@ its exact offsets, so it cannot misquote or invent, and it needs no LLM.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections import OrderedDict
@@ -28,42 +29,75 @@ if TYPE_CHECKING:
     from newsrag.rag.engine import NewsRAG
 
 
-# Kinds whose absence from every good sentence means the articles do not say. Quoted words and reasons
-# are often reported without quotation marks or a causal word, so their absence proves less.
-TYPED_REFUSALS = frozenset({"person", "organisation", "place", "number", "date", "thing"})
+# What the sentence model reads of each candidate sentence, in the order of `Weights.model`'s coefficients.
+FEATURES = (
+    "coverage",  # IDF share of the question's key terms in the sentence
+    "coverage_previous",  # ... in the sentence with the one before, which often names its subject
+    "focus",  # ... of the question's words besides its names, in the sentence with the one before
+    "names",  # share of the question's names in the sentence, the one before or the title
+    "article",  # IDF share of the question's key terms anywhere in the article
+    "carried",  # a follow-up: share of the earlier turns' key terms in the sentence and title
+    "rank",  # 1 / (1 + rank of its chunk in the retrieval)
+    "outside",  # the sentence lies outside every retrieved chunk (a neighbour in a best article)
+    "offers",  # it holds a new item of the asked-for kind: a name, place, number or date (answer_types)
+    "lacks",  # the question asks for such a kind of item and the sentence holds none
+    "offers_loosely",  # it holds quoted words or a causal cue, as a question for quotes or reasons asks
+    "lacks_loosely",  # ... and it holds none (words are often reported without quotation marks)
+    "same_article",  # from the article the previous answer quoted
+    "hedged",  # could, would, expected...: a possibility, not what happened
+    "similarity",  # cosine to the (condensed) question; computed for the shortlist only, so last
+)
+# Kinds of answer a sentence either names or does not; quoted words and reasons are often reported
+# without quotation marks or a causal word, so their absence proves less.
+TYPED_KINDS = frozenset({"person", "organisation", "place", "number", "date", "thing"})
+_HEDGE = re.compile(
+    r"\b(?:could|would|might|may|expected|speculat\w*|likely|possibl\w*|reportedly|rumou?r\w*|if|whether)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
 class Weights:
-    """How sentence scores are mixed, and when to refuse; fitted on the dev set (data/eval/qa.jsonl) only.
+    """The sentence and refusal models and their thresholds; fitted on the dev set (data/eval/qa.jsonl)
+    only, by `python -m newsrag.eval.scripts.fit_answerer`.
 
-    Refusal takes three kinds of evidence, each enough on its own:
-    - the best sentence scores under `refuse_below` (a weak match overall);
-    - the question asks for a kind of item (a person, a sum of money, a date...: answer_types) and no
-      sentence offering one scores `refuse_typed_below` (the articles are on topic, the fact absent);
-    - the sentence quoted first holds under `refuse_focus_below` of the question's words other than its
-      names (it is about the people asked about, not about what was asked of them).
-    `answer_type` and `typed_ratio` were chosen from a 3x3 grid (0.1-0.5, 0.55-0.85) by dev answer
-    accuracy with refusals off (110 of 115 at 0.4/0.85); the thresholds by dev accuracy plus refusal F1,
-    with `python -m newsrag.eval.scripts.calibrate` (dev: 87.0% answered right, refusals 73%/62% P/R).
+    `model` is a logistic regression of "this sentence holds an accepted answer" on FEATURES
+    (intercept first), over every candidate sentence of every dev question, unanswerable ones
+    included (all their sentences are negatives). The answer quotes the most probable sentence, then
+    others within `keep_ratio` of its probability that do not repeat it. `refusal_model` is a logistic
+    regression of "the quote answers the question" on the best sentence's logit and FEATURES
+    (intercept, logit, features) over the dev questions; the answerer refuses under `refuse_below`.
     """
 
-    similarity: float = 0.45
-    coverage: float = 0.40
-    rank: float = 0.10
-    answer_type: float = 0.40
-    same_article: float = 0.10  # a follow-up's sentence from the article the previous answer quoted
-    redundancy: float = 0.80  # cosine above which a second sentence repeats the first
-    keep_ratio: float = 0.85  # a further sentence must score this share of the best
-    typed_ratio: float = (
-        0.85  # the best sentence offering the asked-for kind goes first if it scores this share
+    # fmt: off
+    model: tuple[float, ...] = (
+        -5.490, 0.704, 0.624, 0.860, 0.512, 1.198, 0.054, 0.725, -0.038,
+        0.705, -0.821, 0.003, -0.144, 0.086, -0.120, 0.591,
     )
-    refuse_below: float = 0.50  # best score under which the articles are taken not to say
-    refuse_typed_below: float = 0.90  # best score of a sentence offering the asked-for kind
-    refuse_focus_below: float = 0.30  # share of the question's words besides its names the first quote holds
-    embed_at_most: int = 24  # sentences embedded per question, the lexically most promising
+    refusal_model: tuple[float, ...] = (
+        1.750, 1.268, -0.193, -0.643, 0.381, 0.493, 0.021, 0.899, 0.166,
+        0.524, -0.514, -1.020, -0.769, 0.113, 1.558, -0.697, 0.622,
+    )
+    # fmt: on
+    keep_ratio: float = 0.3  # a further sentence must reach this share of the best one's probability
+    refuse_below: float = 0.5  # probability that the quote answers under which the answerer refuses
+    redundancy: float = 0.80  # cosine above which a second sentence repeats the first
+    embed_at_most: int = 24  # sentences embedded per question, the most promising before similarity
     typed_at_most: int = 6  # sentences offering the asked-for kind embedded beyond those
     expand_articles: int = 2  # best articles whose sentences outside the retrieved chunks are candidates too
+
+    def __post_init__(self) -> None:
+        if len(self.model) != len(FEATURES) + 1 or len(self.refusal_model) != len(FEATURES) + 2:
+            raise ValueError(
+                f"the sentence model takes {len(FEATURES) + 1} coefficients and the refusal model "
+                f"{len(FEATURES) + 2}, not {len(self.model)} and {len(self.refusal_model)}"
+            )
+
+    def answers(self, best: Candidate) -> float:
+        """Probability that quoting `best` (the most probable sentence) answers the question."""
+        logit = self.refusal_model[0] + self.refusal_model[1] * best.score
+        logit += float(np.asarray(self.refusal_model[2:], dtype="float32") @ best.features)
+        return 1 / (1 + math.exp(-logit))
 
 
 @dataclass
@@ -76,10 +110,14 @@ class Candidate:
     items: list[str] = field(default_factory=list)  # what it offers of the asked-for kind (answer_types)
     passage: tuple[int, int] | None = None  # cited context when the sentence lies outside the retrieved chunk
     offers: bool = True  # it holds an item of the asked-for kind, or the question asks for none
-    score: float = 0.0
-    focus: float = (
-        0.0  # share of the question's words other than its names that it (or its predecessor) holds
-    )
+    features: np.ndarray = field(default_factory=lambda: np.zeros(len(FEATURES), dtype="float32"))
+    score: float = 0.0  # the sentence model's logit
+    probability: float = 0.0  # that it holds the answer (the sentence model)
+
+    @property
+    def focus(self) -> float:
+        """Share of the question's words other than its names that it (or its predecessor) holds."""
+        return float(self.features[FEATURES.index("focus")])
 
 
 def asked_words(question: str) -> set[str]:
@@ -140,6 +178,8 @@ class ExtractiveAnswerer(Answerer):
         self.max_sentences = max_sentences
         self.weights = weights or Weights()
         self.recent = RecentAnswers()
+        self._article_stems: dict[tuple[str, int], set[str]] = {}
+        self._lock = threading.Lock()
         # Answers an earlier turn (question, its history) when RecentAnswers does not hold it.
         self.recall: Callable[[str, list[str]], Answer] | None = None
 
@@ -217,6 +257,19 @@ class ExtractiveAnswerer(Answerer):
                     )
         return found
 
+    def article_stems(self, article: Article, terms: TermWeights) -> set[str]:
+        """The stems of an article's title and text, kept between questions (bounded)."""
+        key = (article.id, hash(article.text))
+        with self._lock:
+            found = self._article_stems.get(key)
+        if found is None:
+            found = set(terms.stems(article.title + " " + article.text))
+            with self._lock:
+                if len(self._article_stems) >= 4096:
+                    self._article_stems.clear()
+                self._article_stems[key] = found
+        return found
+
     def score(
         self,
         question: str,
@@ -225,92 +278,98 @@ class ExtractiveAnswerer(Answerer):
         terms: TermWeights,
         context: Context | None = None,
     ) -> tuple[list[Candidate], np.ndarray]:
-        """Coverage of the question's key terms, retrieval rank and answer type first; similarity to the
-        (condensed) question for the lexically most promising sentences, which alone are embedded."""
+        """Each candidate's FEATURES and the sentence model's logit and probability. Similarity to the
+        (condensed) question is computed for the most promising sentences by the other features only,
+        which alone are embedded, and for the best few offering the asked-for kind."""
         w = self.weights
         context = context or Context()
         asked, words = asked_for(question), asked_words(question)
-        own = terms.stems(question)
+        said = words | context.words
+        # A follow-up leaning on earlier turns ("How old is he?") is matched with their terms too.
+        own = list(dict.fromkeys(terms.stems(question) + terms.stems(" ".join(context.terms))))
         names = {w.lower() for n in named_in(question, common=terms.common_words) for w in n.split()}
         focus = terms.stems(" ".join(w for w in question.split() if w.lower().strip("?,.'’s") not in names))
-        carried = [s for s in terms.stems(" ".join(context.terms)) if s not in own]
+        carried = [s for s in terms.stems(" ".join(context.terms)) if s not in terms.stems(question)]
+        strict = asked is not None and asked.kind in TYPED_KINDS
+        article_coverage: dict[str, float] = {}
         for c in candidates:
-            c.focus = terms.coverage(focus, c.previous + " " + c.span.text) if focus else 1.0
-            # A sentence may answer about a subject its predecessor names ("He was 88."): count those
-            # terms at a discount.
-            coverage = max(
-                terms.coverage(own, c.span.text),
-                0.8 * terms.coverage(own, c.previous + " " + c.span.text),
-            )
-            if carried:
-                coverage = 0.8 * coverage + 0.2 * terms.coverage(carried, c.span.text + " " + c.article.title)
-            said = words | context.words
+            if c.article.id not in article_coverage:
+                article_coverage[c.article.id] = terms.coverage(own, self.article_stems(c.article, terms))
+            around = c.previous + " " + c.span.text
             c.items = offered_items(asked, c.span.text, said, terms.common_words) if asked else []
-            if asked and asked.head and asked.head not in (c.previous + " " + c.span.text).lower():
+            if asked and asked.head and asked.head not in around.lower():
                 c.items = []  # "which resort": a place in a sentence that never says resort is another place
             c.offers = asked is None or bool(c.items)
-            c.score = (
-                w.coverage * coverage
-                + w.rank / (1 + c.rank)
-                + w.answer_type * (asked is not None and c.offers)
-                + w.same_article * (c.article.id in context.articles)
+            named = (around + " " + c.article.title).lower()
+            c.features = np.array(
+                [
+                    terms.coverage(own, c.span.text),
+                    terms.coverage(own, around),
+                    terms.coverage(focus, around) if focus else 1.0,
+                    sum(n in named for n in names) / len(names) if names else 1.0,
+                    article_coverage[c.article.id],
+                    terms.coverage(carried, c.span.text + " " + c.article.title) if carried else 0.0,
+                    1 / (1 + c.rank),
+                    c.passage is not None,
+                    strict and c.offers,
+                    strict and not c.offers,
+                    asked is not None and not strict and c.offers,
+                    asked is not None and not strict and not c.offers,
+                    c.article.id in context.articles,
+                    bool(_HEDGE.search(c.span.text)),
+                    0.0,  # similarity, below
+                ],
+                dtype="float32",
             )
+        coefficients = np.asarray(w.model[1:], dtype="float32")
+        for c in candidates:
+            c.score = w.model[0] + float(c.features @ coefficients)
         ranked = sorted(candidates, key=lambda c: -c.score)
         shortlist = ranked[: w.embed_at_most]
         if asked is not None:  # the best few offering the asked-for kind are weighed too, wherever they rank
-            offering = [c for c in ranked[w.embed_at_most :] if c.offers][: w.typed_at_most]
-            shortlist += offering
+            shortlist += [c for c in ranked[w.embed_at_most :] if c.offers][: w.typed_at_most]
         vectors = self.vectors.get([c.span.text for c in shortlist])
         for c, sim in zip(shortlist, vectors @ query_vector, strict=True):
-            c.score += w.similarity * float(sim)
+            c.features[-1] = float(sim)
+            c.score += float(coefficients[-1] * sim)
+            c.probability = 1 / (1 + math.exp(-c.score))
         return shortlist, vectors
 
-    def select(self, candidates: list[Candidate], vectors: np.ndarray, typed_question: bool) -> list[int]:
-        """Best sentence first, then others close to it in score that do not repeat what is chosen.
-
-        When the question asks for a kind of thing (a number, a time, a name), the first sentence
-        is the best one that offers it, if that one scores within `typed_ratio` of the best overall.
-        """
+    def select(self, candidates: list[Candidate], vectors: np.ndarray) -> list[int]:
+        """The most probable sentence first, then others within `keep_ratio` of its probability that
+        do not repeat what is chosen."""
         order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-        if typed_question and order:
-            typed = [i for i in order if candidates[i].offers]
-            if typed and candidates[typed[0]].score >= self.weights.typed_ratio * candidates[order[0]].score:
-                order.remove(typed[0])
-                order.insert(0, typed[0])
         chosen: list[int] = []
         for i in order:
             if len(chosen) == self.max_sentences:
                 break
-            if chosen and candidates[i].score < self.weights.keep_ratio * candidates[chosen[0]].score:
+            if (
+                chosen
+                and candidates[i].probability < self.weights.keep_ratio * candidates[chosen[0]].probability
+            ):
                 break
             if any(float(vectors[i] @ vectors[j]) > self.weights.redundancy for j in chosen):
                 continue
             chosen.append(i)
         return chosen
 
-    def evidence(
-        self, question: str, asked: Asked | None, candidates: list[Candidate], chosen: list[int]
-    ) -> dict[str, Any]:
-        """The figures the refusal rules read (see Weights), rounded for the `--json` answer."""
+    def evidence(self, asked: Asked | None, candidates: list[Candidate], chosen: list[int]) -> dict[str, Any]:
+        """What the refusal reads (the best sentence's probability) and what it found, for the `--json` answer."""
         best = candidates[chosen[0]]
-        found: dict[str, Any] = {"asked": asked.kind if asked else None, "best": round(best.score, 4)}
-        if asked is not None and asked.kind in TYPED_REFUSALS:
+        found: dict[str, Any] = {
+            "asked": asked.kind if asked else None,
+            "best": round(best.probability, 4),  # that the sentence holds the answer (sentence model)
+            "answers": round(self.weights.answers(best), 4),  # that quoting it answers (refusal model)
+        }
+        if asked is not None:
             found["unit"] = asked.unit
-            typed = [c.score for c in candidates if c.offers]
-            chosen_offers = any(candidates[i].offers for i in chosen)
-            found["typed"] = round(max(typed), 4) if typed and chosen_offers else 0.0
             found["items"] = best.items[:3]
         found["focus"] = round(best.focus, 4)
         return found
 
     def refuses(self, evidence: dict[str, Any]) -> bool:
-        """Whether the evidence says the articles do not hold the answer (see Weights)."""
-        w = self.weights
-        return (
-            evidence["best"] < w.refuse_below
-            or evidence.get("typed", 1.0) < w.refuse_typed_below
-            or evidence["focus"] < w.refuse_focus_below
-        )
+        """Whether the best quote is unlikely to answer the question (see Weights)."""
+        return bool(evidence["answers"] < self.weights.refuse_below)
 
     def quote(
         self,
@@ -332,9 +391,9 @@ class ExtractiveAnswerer(Answerer):
         )
         asked = asked_for(question)
         candidates, vectors = self.score(question, candidates, query_vector, terms, context)
-        chosen = self.select(candidates, vectors, asked is not None)
-        best = candidates[chosen[0]].score
-        evidence = self.evidence(question, asked, candidates, chosen)
+        chosen = self.select(candidates, vectors)
+        best = candidates[chosen[0]].probability
+        evidence = self.evidence(asked, candidates, chosen)
         if self.refuses(evidence):
             return refusal(question, retrieval_query, candidates, best, self.name, evidence)
         citations: list[Citation] = []

@@ -35,10 +35,10 @@ class TermWeights:
     def idf(self, stem: str) -> float:
         return math.log(1 + (self.documents + 1) / (self.frequency.get(stem, 0) + 0.5))
 
-    def coverage(self, query_stems: list[str], text: str) -> float:
-        """Share of the query's IDF mass that the text contains."""
+    def coverage(self, query_stems: list[str], text: str | set[str]) -> float:
+        """Share of the query's IDF mass that the text (or a set of its stems) contains."""
         if not query_stems:
             return 0.0
-        present = set(self.stems(text))
+        present = text if isinstance(text, set) else set(self.stems(text))
         total = sum(self.idf(s) for s in query_stems)
         return sum(self.idf(s) for s in query_stems if s in present) / total

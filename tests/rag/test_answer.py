@@ -63,12 +63,13 @@ def test_a_question_asking_for_a_person_quotes_the_sentence_that_names_one(engin
 
 
 def test_a_near_miss_asking_for_an_amount_the_articles_never_give_is_refused(engine):
-    # The seed is all about Operation Metro Surge, and gives counts of officers, but no cost: no
-    # sentence offering a sum of money scores as an answer would.
+    # The seed is all about Operation Metro Surge, and gives counts of officers, but no cost: the best
+    # sentence offers no sum of money, and the refusal model reads that.
     answer = engine.ask("How much has Operation Metro Surge cost taxpayers so far?")
     assert answer.refused
     assert answer.evidence["asked"] == "number" and answer.evidence["unit"] == "money"
-    assert answer.evidence["typed"] < engine.answerer().weights.refuse_typed_below
+    assert answer.evidence["items"] == []
+    assert answer.evidence["answers"] < engine.answerer().weights.refuse_below
 
 
 def test_a_follow_up_carries_the_previous_answers_name_into_retrieval(engine):
