@@ -82,8 +82,8 @@ class Weights:
     keep_ratio: float = 0.3  # a further sentence must reach this share of the best one's probability
     refuse_below: float = 0.5  # probability that the quote answers under which the answerer refuses
     redundancy: float = 0.80  # cosine above which a second sentence repeats the first
-    embed_at_most: int = 24  # sentences embedded per question, the most promising before similarity
-    typed_at_most: int = 6  # sentences offering the asked-for kind embedded beyond those
+    embed_at_most: int = 8  # sentences embedded per question, the most promising before similarity
+    typed_at_most: int = 2  # sentences offering the asked-for kind embedded beyond those
     expand_articles: int = 2  # best articles whose sentences outside the retrieved chunks are candidates too
 
     def __post_init__(self) -> None:
