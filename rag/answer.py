@@ -43,6 +43,7 @@ FEATURES = (
     "lacks",  # the question asks for such a kind of item and the sentence holds none
     "offers_loosely",  # it holds quoted words or a causal cue, as a question for quotes or reasons asks
     "lacks_loosely",  # ... and it holds none (words are often reported without quotation marks)
+    "head",  # it (or the one before) says the noun the question names the answer by ("which referee")
     "same_article",  # from the article the previous answer quoted
     "hedged",  # could, would, expected...: a possibility, not what happened
     "similarity",  # cosine to the (condensed) question; computed for the shortlist only, so last
@@ -71,16 +72,16 @@ class Weights:
 
     # fmt: off
     model: tuple[float, ...] = (
-        -5.490, 0.704, 0.624, 0.860, 0.512, 1.198, 0.054, 0.725, -0.038,
-        0.705, -0.821, 0.003, -0.144, 0.086, -0.120, 0.591,
+        -5.070, 0.551, 0.585, 0.690, 0.484, 0.752, 0.087, 0.563, -0.146,
+        0.578, -0.575, 0.043, -0.084, 0.144, 0.157, -0.020, 0.453,
     )
     refusal_model: tuple[float, ...] = (
-        1.750, 1.268, -0.193, -0.643, 0.381, 0.493, 0.021, 0.899, 0.166,
-        0.524, -0.514, -1.020, -0.769, 0.113, 1.558, -0.697, 0.622,
+        1.389, 0.966, -0.057, -0.144, 0.363, 0.203, 0.171, 0.642, -0.144,
+        0.392, 0.031, -0.731, -0.263, 0.303, -0.457, 1.141, -0.345, 0.366,
     )
     # fmt: on
     keep_ratio: float = 0.3  # a further sentence must reach this share of the best one's probability
-    refuse_below: float = 0.5  # probability that the quote answers under which the answerer refuses
+    refuse_below: float = 0.475  # probability that the quote answers under which the answerer refuses
     redundancy: float = 0.80  # cosine above which a second sentence repeats the first
     embed_at_most: int = 8  # sentences embedded per question, the most promising before similarity
     typed_at_most: int = 2  # sentences offering the asked-for kind embedded beyond those
@@ -297,7 +298,8 @@ class ExtractiveAnswerer(Answerer):
                 article_coverage[c.article.id] = terms.coverage(own, self.article_stems(c.article, terms))
             around = c.previous + " " + c.span.text
             c.items = offered_items(asked, c.span.text, said, terms.common_words) if asked else []
-            if asked and asked.head and asked.head not in around.lower():
+            head = bool(asked and asked.head and asked.head in around.lower())
+            if asked and asked.head and asked.kind != "person" and not head:
                 c.items = []  # "which resort": a place in a sentence that never says resort is another place
             c.offers = asked is None or bool(c.items)
             named = (around + " " + c.article.title).lower()
@@ -315,6 +317,7 @@ class ExtractiveAnswerer(Answerer):
                     strict and not c.offers,
                     asked is not None and not strict and c.offers,
                     asked is not None and not strict and not c.offers,
+                    head,
                     c.article.id in context.articles,
                     bool(_HEDGE.search(c.span.text)),
                     0.0,  # similarity, below

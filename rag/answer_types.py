@@ -92,11 +92,19 @@ _ORGANISATION = re.compile(
 _PLACE = re.compile(
     rf"^\s*where\b|\b(which|what) (\w+ ){{0,2}}({_PLACES})\b|\b(in|at|from|to|near|into) (which|what)\b", re.I
 )
+# The role a person asked about is named by ("which *referee*", "who is the *lawyer* representing").
+_ROLE = re.compile(
+    rf"\b(?:which|what|who (?:is|was|are|were) the|name of the)\s+(?:[\w'-]+\s+){{0,2}}?({_ROLES})\b", re.I
+)
 _HEAD = re.compile(rf"\b(?:which|what)\s+(?:\w+\s+){{0,2}}?({_PLACES}|{_ORGS})\b", re.I)
 _NAME_OF = re.compile(
     r"\bname of (?:the |this |that |his |her |their |its |a |an )?((?:[\w'\u2019-]+ ?){1,5})", re.I
 )
-_NAME = re.compile(r"\b(what|which) (is|was|were|are) (the )?names?\b|\bname of\b|\bwhat\b.*\bcalled\b", re.I)
+_NAME = re.compile(
+    r"\b(what|which) (is|was|were|are) (the )?names?\b|\bname of\b|\bwhat names?\b"
+    r"|\bwhat\b.*\b(called|named|codenamed|nicknamed|dubbed|titled)\b",
+    re.I,
+)
 
 
 @dataclass(frozen=True)
@@ -128,7 +136,7 @@ def number_unit(question: str) -> str | None:
         q,
     ):
         return "duration"
-    if re.search(r"\bhow (heavy|big)\b|\bweight\b", q):
+    if re.search(r"\bhow heavy\b|\bweight\b", q):  # "how big" asks a size, a sum or a share as often
         return "weight"
     if re.search(r"\bhow (far|tall|high|deep|wide)\b|\b(distance|height|length)\b", q):
         return "length"
@@ -141,8 +149,8 @@ def number_unit(question: str) -> str | None:
 
 # Heads too general for a sentence to repeat them ("Bydgoszcz" answers "which city" without saying "city").
 _GENERAL_HEADS = frozenset(
-    """city town village country nation state county province region area place location spot site team side club
-    company firm business organisation organization group party body authority government""".split()
+    """city town village country nation state county province region area place location spot site venue team side
+    club company firm business organisation organization group party body authority government""".split()
 )
 
 
@@ -173,7 +181,8 @@ def asked_for(question: str) -> Asked | None:
     if re.match(r"^\s*where\b", question, re.I):
         return Asked("place")
     if _PERSON.search(question):
-        return Asked("person")
+        role = _ROLE.search(question)
+        return Asked("person", head=role.group(1).lower() if role else None)
     head = _HEAD.search(question)
     if _ORGANISATION.search(question):
         return Asked("organisation", head=_specific(head.group(1) if head else None))

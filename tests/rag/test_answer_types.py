@@ -11,17 +11,20 @@ from newsrag.rag.answer_types import Asked, asked_for, named_in, offered_items
     ("question", "kind", "unit", "head"),
     [
         ("Who did Gary Locke replace as Kilmarnock manager?", "person", None, None),
-        ("Which Arsenal defender tipped Jurgen Klopp to succeed?", "person", None, None),
-        ("What was the name of the security guard killed outside the Census Bureau?", "person", None, None),
+        ("Which Arsenal defender tipped Jurgen Klopp to succeed?", "person", None, "defender"),
+        ("What was the name of the security guard killed outside the Census Bureau?", "person", None, "guard"),
+        ("Who is the lawyer representing Jamie Silvonek?", "person", None, "lawyer"),
         ("Which online auction house does Princess Eugenie work for?", "organisation", None, "auction house"),
         ("At which resort did the Delaware family get sick?", "place", None, "resort"),
         ("In which Polish city is the shelter?", "place", None, None),
+        ("At which Warrington venue did Ben Elton appear?", "place", None, None),
         ("Where did his wife flee to with the baby?", "place", None, None),
         ("How much does Greece have to pay back to the IMF?", "number", "money", None),
         ("How old was Stan Freberg when he died?", "number", "age", None),
         ("How long is his contract?", "number", "duration", None),
         ("By what score did Warrington beat Leeds?", "number", "score", None),
         ("How many officers are leaving Minneapolis?", "number", None, None),
+        ("How big was Louis Jordan's sailboat?", "number", None, None),  # a size, a sum or a share
         ("When will the remaining officers leave Minnesota?", "date", None, None),
         ("In which year did he last play at Augusta?", "date", None, None),
         ("What did David Cameron call the change?", "quote", None, None),
@@ -29,6 +32,8 @@ from newsrag.rag.answer_types import Asked, asked_for, named_in, offered_items
         ("Why did Marc Leishman withdraw from the Masters?", "reason", None, None),
         ("What is the name of the horse Mike Tindall co-owns?", "thing", None, "horse"),
         ("What was the Met Police investigation into tabloid journalists called?", "thing", None, None),
+        ("What was the Warburg prison camp escape codenamed?", "thing", None, None),
+        ("What name did David Cameron give to the day the tax cuts came in?", "thing", None, None),
     ],
 )
 def test_what_a_question_asks_for(question, kind, unit, head):
