@@ -38,23 +38,16 @@ FEATURES = (
     "article",  # IDF share of the question's key terms anywhere in the article
     "carried",  # a follow-up: share of the earlier turns' key terms in the sentence and title
     "rank",  # 1 / (1 + rank of its chunk in the retrieval)
-    "outside",  # the sentence lies outside every retrieved chunk (a neighbour in a best article)
     "offers",  # it holds a new item of the asked-for kind: a name, place, number or date (answer_types)
     "lacks",  # the question asks for such a kind of item and the sentence holds none
     "offers_loosely",  # it holds quoted words or a causal cue, as a question for quotes or reasons asks
     "lacks_loosely",  # ... and it holds none (words are often reported without quotation marks)
-    "head",  # it (or the one before) says the noun the question names the answer by ("which referee")
     "same_article",  # from the article the previous answer quoted
-    "hedged",  # could, would, expected...: a possibility, not what happened
     "similarity",  # cosine to the (condensed) question; computed for the shortlist only, so last
 )
 # Kinds of answer a sentence either names or does not; quoted words and reasons are often reported
 # without quotation marks or a causal word, so their absence proves less.
 TYPED_KINDS = frozenset({"person", "organisation", "place", "number", "date", "thing"})
-_HEDGE = re.compile(
-    r"\b(?:could|would|might|may|expected|speculat\w*|likely|possibl\w*|reportedly|rumou?r\w*|if|whether)\b",
-    re.I,
-)
 
 
 @dataclass(frozen=True)
@@ -72,16 +65,16 @@ class Weights:
 
     # fmt: off
     model: tuple[float, ...] = (
-        -5.070, 0.551, 0.585, 0.690, 0.484, 0.752, 0.087, 0.563, -0.146,
-        0.578, -0.575, 0.043, -0.084, 0.144, 0.157, -0.020, 0.453,
+        -7.029, 0.980, 0.528, 1.286, 0.674, 2.052, 0.199, 0.679, 0.743,
+        -1.190, 0.275, -0.457, 0.206, 1.251,
     )
     refusal_model: tuple[float, ...] = (
-        1.389, 0.966, -0.057, -0.144, 0.363, 0.203, 0.171, 0.642, -0.144,
-        0.392, 0.031, -0.731, -0.263, 0.303, -0.457, 1.141, -0.345, 0.366,
+        1.671, 0.815, -1.271, -0.113, 0.882, -0.038, -0.140, 1.050, -0.515,
+        -0.162, -0.887, -0.032, 0.249, 1.880, 0.178,
     )
     # fmt: on
     keep_ratio: float = 0.3  # a further sentence must reach this share of the best one's probability
-    refuse_below: float = 0.475  # probability that the quote answers under which the answerer refuses
+    refuse_below: float = 0.4  # probability that the quote answers under which the answerer refuses
     redundancy: float = 0.80  # cosine above which a second sentence repeats the first
     embed_at_most: int = 8  # sentences embedded per question, the most promising before similarity
     typed_at_most: int = 2  # sentences offering the asked-for kind embedded beyond those
@@ -298,8 +291,7 @@ class ExtractiveAnswerer(Answerer):
                 article_coverage[c.article.id] = terms.coverage(own, self.article_stems(c.article, terms))
             around = c.previous + " " + c.span.text
             c.items = offered_items(asked, c.span.text, said, terms.common_words) if asked else []
-            head = bool(asked and asked.head and asked.head in around.lower())
-            if asked and asked.head and asked.kind != "person" and not head:
+            if asked and asked.head and asked.head not in around.lower():
                 c.items = []  # "which resort": a place in a sentence that never says resort is another place
             c.offers = asked is None or bool(c.items)
             named = (around + " " + c.article.title).lower()
@@ -312,14 +304,11 @@ class ExtractiveAnswerer(Answerer):
                     article_coverage[c.article.id],
                     terms.coverage(carried, c.span.text + " " + c.article.title) if carried else 0.0,
                     1 / (1 + c.rank),
-                    c.passage is not None,
                     strict and c.offers,
                     strict and not c.offers,
                     asked is not None and not strict and c.offers,
                     asked is not None and not strict and not c.offers,
-                    head,
                     c.article.id in context.articles,
-                    bool(_HEDGE.search(c.span.text)),
                     0.0,  # similarity, below
                 ],
                 dtype="float32",

@@ -92,10 +92,6 @@ _ORGANISATION = re.compile(
 _PLACE = re.compile(
     rf"^\s*where\b|\b(which|what) (\w+ ){{0,2}}({_PLACES})\b|\b(in|at|from|to|near|into) (which|what)\b", re.I
 )
-# The role a person asked about is named by ("which *referee*", "who is the *lawyer* representing").
-_ROLE = re.compile(
-    rf"\b(?:which|what|who (?:is|was|are|were) the|name of the)\s+(?:[\w'-]+\s+){{0,2}}?({_ROLES})\b", re.I
-)
 _HEAD = re.compile(rf"\b(?:which|what)\s+(?:\w+\s+){{0,2}}?({_PLACES}|{_ORGS})\b", re.I)
 _NAME_OF = re.compile(
     r"\bname of (?:the |this |that |his |her |their |its |a |an )?((?:[\w'\u2019-]+ ?){1,5})", re.I
@@ -181,8 +177,7 @@ def asked_for(question: str) -> Asked | None:
     if re.match(r"^\s*where\b", question, re.I):
         return Asked("place")
     if _PERSON.search(question):
-        role = _ROLE.search(question)
-        return Asked("person", head=role.group(1).lower() if role else None)
+        return Asked("person")
     head = _HEAD.search(question)
     if _ORGANISATION.search(question):
         return Asked("organisation", head=_specific(head.group(1) if head else None))
