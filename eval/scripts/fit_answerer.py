@@ -1,4 +1,4 @@
-"""Fit the extractive answerer's sentence model and refusal threshold on the dev QA set only.
+"""Fit the extractive answerer's sentence and refusal models on the dev QA set only.
 
     python -m newsrag.eval.scripts.fit_answerer [--folds 5]
 
@@ -51,6 +51,8 @@ class Question:
 
 
 def observe(engine: NewsRAG, items: list[QAItem]) -> list[Question]:
+    """Each item asked after its earlier turns, as the chat asks it, with every candidate embedded and
+    no refusal: the candidates' features as ExtractiveAnswerer.score computed them."""
     answerer = engine.answerer("extractive")
     assert isinstance(answerer, ExtractiveAnswerer)
     kept = answerer.weights
