@@ -50,6 +50,30 @@ FEATURES = (
 TYPED_KINDS = frozenset({"person", "organisation", "place", "number", "date", "thing"})
 
 
+def sigmoid(logit: float) -> float:
+    return 1 / (1 + math.exp(-logit))
+
+
+def refusal_input(logit: float, features: np.ndarray) -> np.ndarray:
+    """What the refusal model reads of the best sentence: its logit, then its FEATURES."""
+    return np.concatenate([[logit], features]).astype("float32")
+
+
+def choose_sentences(
+    probability: Sequence[float], vectors: np.ndarray, at_most: int, keep_ratio: float, redundancy: float
+) -> list[int]:
+    """The most probable sentence first, then others within `keep_ratio` of its probability that do not
+    repeat (cosine above `redundancy`) what is chosen: ExtractiveAnswerer.select and fit_answerer."""
+    chosen: list[int] = []
+    for i in sorted(range(len(probability)), key=lambda i: -probability[i]):
+        if len(chosen) == at_most or (chosen and probability[i] < keep_ratio * probability[chosen[0]]):
+            break
+        if any(float(vectors[i] @ vectors[j]) > redundancy for j in chosen):
+            continue
+        chosen.append(i)
+    return chosen
+
+
 @dataclass(frozen=True)
 class Weights:
     """The sentence and refusal models and their thresholds; fitted on the dev set (data/eval/qa.jsonl)
@@ -89,9 +113,8 @@ class Weights:
 
     def answers(self, best: Candidate) -> float:
         """Probability that quoting `best` (the most probable sentence) answers the question."""
-        logit = self.refusal_model[0] + self.refusal_model[1] * best.score
-        logit += float(np.asarray(self.refusal_model[2:], dtype="float32") @ best.features)
-        return 1 / (1 + math.exp(-logit))
+        coefficients = np.asarray(self.refusal_model[1:], dtype="float32")
+        return sigmoid(self.refusal_model[0] + float(coefficients @ refusal_input(best.score, best.features)))
 
 
 @dataclass
@@ -279,11 +302,12 @@ class ExtractiveAnswerer(Answerer):
         context = context or Context()
         asked, words = asked_for(question), asked_words(question)
         said = words | context.words
+        asked_stems, earlier_stems = terms.stems(question), terms.stems(" ".join(context.terms))
         # A follow-up leaning on earlier turns ("How old is he?") is matched with their terms too.
-        own = list(dict.fromkeys(terms.stems(question) + terms.stems(" ".join(context.terms))))
+        own = list(dict.fromkeys(asked_stems + earlier_stems))
         names = {w.lower() for n in named_in(question, common=terms.common_words) for w in n.split()}
         focus = terms.stems(" ".join(w for w in question.split() if w.lower().strip("?,.'’s") not in names))
-        carried = [s for s in terms.stems(" ".join(context.terms)) if s not in terms.stems(question)]
+        carried = [s for s in earlier_stems if s not in asked_stems]
         strict = asked is not None and asked.kind in TYPED_KINDS
         article_coverage: dict[str, float] = {}
         for c in candidates:
@@ -324,26 +348,14 @@ class ExtractiveAnswerer(Answerer):
         for c, sim in zip(shortlist, vectors @ query_vector, strict=True):
             c.features[-1] = float(sim)
             c.score += float(coefficients[-1] * sim)
-            c.probability = 1 / (1 + math.exp(-c.score))
+            c.probability = sigmoid(c.score)
         return shortlist, vectors
 
     def select(self, candidates: list[Candidate], vectors: np.ndarray) -> list[int]:
-        """The most probable sentence first, then others within `keep_ratio` of its probability that
-        do not repeat what is chosen."""
-        order = sorted(range(len(candidates)), key=lambda i: -candidates[i].score)
-        chosen: list[int] = []
-        for i in order:
-            if len(chosen) == self.max_sentences:
-                break
-            if (
-                chosen
-                and candidates[i].probability < self.weights.keep_ratio * candidates[chosen[0]].probability
-            ):
-                break
-            if any(float(vectors[i] @ vectors[j]) > self.weights.redundancy for j in chosen):
-                continue
-            chosen.append(i)
-        return chosen
+        """The sentences to quote, by choose_sentences over the sentence model's probabilities."""
+        w = self.weights
+        probability = [c.probability for c in candidates]
+        return choose_sentences(probability, vectors, self.max_sentences, w.keep_ratio, w.redundancy)
 
     def evidence(self, asked: Asked | None, candidates: list[Candidate], chosen: list[int]) -> dict[str, Any]:
         """What the refusal reads (the best sentence's probability) and what it found, for the `--json` answer."""

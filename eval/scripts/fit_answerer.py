@@ -30,7 +30,14 @@ from newsrag.eval.metrics import answer_contains
 from newsrag.eval.run_data import bundled
 from newsrag.eval.runner import open_engine
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.rag.answer import FEATURES, Candidate, ExtractiveAnswerer
+from newsrag.rag.answer import (
+    FEATURES,
+    Candidate,
+    ExtractiveAnswerer,
+    Weights,
+    choose_sentences,
+    refusal_input,
+)
 from newsrag.rag.engine import NewsRAG
 from newsrag.settings import Settings
 
@@ -92,27 +99,21 @@ def fit(questions: list[Question], c: float) -> LogisticRegression:
     return LogisticRegression(C=c, max_iter=2000).fit(x, y)
 
 
-def outcome(q: Question, logits: np.ndarray, keep: float, redundancy: float = 0.8) -> tuple[int, bool]:
+def outcome(q: Question, logits: np.ndarray, keep: float) -> tuple[int, bool]:
     """The best sentence, and whether the sentences ExtractiveAnswerer.select would choose hold an answer."""
     if not len(logits):
         return -1, False
-    probability = 1 / (1 + np.exp(-logits))
-    order = np.argsort(-probability)
-    chosen: list[int] = []
-    for i in order:
-        if len(chosen) == 3 or (chosen and probability[i] < keep * probability[chosen[0]]):
-            break
-        if any(float(q.vectors[i] @ q.vectors[j]) > redundancy for j in chosen):
-            continue
-        chosen.append(int(i))
+    redundancy = Weights().redundancy
+    at_most = Settings().answer_sentences
+    chosen = choose_sentences(list(1 / (1 + np.exp(-logits))), q.vectors, at_most, keep, redundancy)
     return chosen[0], bool(q.labels[chosen].any())
 
 
 def refusal_row(q: Question, logits: np.ndarray, best: int) -> np.ndarray:
-    """What the refusal model reads: the best sentence's logit and FEATURES (see Weights)."""
+    """What the refusal model reads (rag/answer.py refusal_input); a question with no candidate reads -20."""
     if best < 0:
-        return np.r_[-20.0, np.zeros(len(FEATURES))]
-    return np.r_[logits[best], q.features[best]]
+        return refusal_input(-20.0, np.zeros(len(FEATURES), dtype="float32"))
+    return refusal_input(float(logits[best]), q.features[best])
 
 
 def scores(questions: list[Question], answered: list[bool], right: list[bool]) -> dict[str, float]:
