@@ -363,7 +363,9 @@ def faithfulness_suite(
     result = SuiteResult("faithfulness")
     checker = SupportChecker(engine.embedder.encode)
     # Word pairs weigh by IDF across the articles, as in the tuning script that fitted the weights.
-    claims = ClaimChecker(engine.embedder.encode, checker, TermWeights(a.text for a in articles.values()).idf)
+    claims = ClaimChecker(
+        engine.embedder.encode, checker, TermWeights.of_texts(a.text for a in articles.values()).idf
+    )
     test = [
         j for j in judgements if j.get("split", "test") == "test" and j["id"] in articles and j["id"] in peers
     ]

@@ -4,6 +4,7 @@ A segment is a folder under `index_dir/segments/` holding what one write added a
     docstore.json     the articles and chunks it added, in LlamaIndex's docstore format
     vectors.faiss     their vectors (with vector_ids.json, as a whole snapshot had them before)
     removed.json      per docstore collection, the keys it removes from the segments before it
+    terms.npz         the words of the chunks it added, counted for BM25 and the term weights (see `terms`)
 For an index whose vectors are in Milvus, rows.json (which Milvus row holds each chunk's vector, see
 `milvus_rows`) stands in for vectors.faiss and vector_ids.json.
 A snapshot lists its segments, oldest first; reading it replays them in order: each segment's
@@ -21,12 +22,16 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeAlias
 
+from llama_index.core.schema import ObjectType
+from llama_index.core.storage.docstore.utils import json_to_doc
+
 from newsrag.errors import IndexDamagedError
+from newsrag.index.terms import TERMS_FILE, SegmentTerms, corpus_terms
 from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE, FaissArticleStore, index_kind_for, read_json
 
 if TYPE_CHECKING:
@@ -38,7 +43,7 @@ if TYPE_CHECKING:
 SEGMENTS_DIR = "segments"
 DOCSTORE = "docstore.json"
 REMOVED = "removed.json"
-SEGMENT_FILES = (DOCSTORE, VECTORS_FILE, IDS_FILE, REMOVED)
+SEGMENT_FILES = (DOCSTORE, VECTORS_FILE, IDS_FILE, REMOVED, TERMS_FILE)
 
 # A docstore's collections: LlamaIndex's SimpleDocumentStore keeps nodes, per-article node lists and hashes.
 Collections = dict[str, dict[str, dict]]
@@ -71,11 +76,13 @@ class SegmentRef:
 
 @dataclass
 class Contents:
-    """What replaying segments gives: the docstore's collections, the vectors, and every key removed."""
+    """What replaying segments gives: the docstore's collections, the vectors, every key removed, and the
+    segments' counted words, oldest first (a segment without terms.npz adds none)."""
 
     data: Collections
     vectors: SegmentVectors
     removed: dict[str, set[str]]
+    terms: list[SegmentTerms] = field(default_factory=list)
 
 
 def segments_dir(index_dir: Path) -> Path:
@@ -101,6 +108,7 @@ def replay(
             removed = _read_removed(folder / REMOVED)
             added = _read_collections(folder / DOCSTORE)
             vectors = type(contents.vectors).load(folder, dimension)
+            terms = SegmentTerms.load(folder)
         except IndexDamagedError as exc:
             raise IndexDamagedError(f"segment {ref.name}/{exc}") from exc
         for collection, keys in removed.items():
@@ -112,17 +120,32 @@ def replay(
         for collection, entries in added.items():
             contents.data.setdefault(collection, {}).update(entries)
         contents.vectors.absorb(vectors)  # type: ignore[arg-type]  # loaded by the same class
+        if terms is not None:
+            contents.terms.append(terms)
     return contents
 
 
+def chunk_terms(entries: dict[str, dict], parts: list[SegmentTerms]) -> SegmentTerms:
+    """The counted words of the chunks among docstore entries: taken from `parts`, or counted from the entries."""
+    ids = [k for k, v in entries.items() if v.get("__type__") != ObjectType.DOCUMENT]
+    return corpus_terms(parts, ids, lambda i: json_to_doc(entries[i]))  # type: ignore[arg-type,return-value]
+
+
 def write_segment(
-    index_dir: Path, added: Collections, removed: dict[str, list[str]], vectors: SegmentVectors
+    index_dir: Path,
+    added: Collections,
+    removed: dict[str, list[str]],
+    vectors: SegmentVectors,
+    terms: SegmentTerms | None = None,
 ) -> SegmentRef:
     """Write a segment beside the others, fsync'd, and move it into place whole; OSError on failure.
 
     Its vectors go into the index their number calls for (`index_kind_for`): a large merged segment
     is built as HNSW here, once, and read as it is. Milvus rows are searched as the collection is indexed.
+    `terms` are the added chunks' counted words when the caller has them; else they are counted here.
     """
+    if terms is None:
+        terms = chunk_terms(added.get(NODES, {}), [])
     if isinstance(vectors, FaissArticleStore):
         kind = index_kind_for(len(vectors))
         if kind != vectors.kind or vectors.has_dead:
@@ -140,6 +163,7 @@ def write_segment(
         _write_synced(
             building / REMOVED, json.dumps({c: sorted(k) for c, k in removed.items() if k}).encode()
         )
+        _write_synced(building / TERMS_FILE, terms.to_bytes())
         vectors.persist(str(building))
         fsync_path(building)
         os.rename(building, parent / name)
@@ -171,7 +195,8 @@ def merge_tail(
     run = replay(index_dir, refs[start:], dimension, into)
     # The first segment removes from nothing; a later one keeps removing what the run removed before it.
     removed = {} if start == 0 else {c: sorted(keys) for c, keys in run.removed.items()}
-    return [*refs[:start], write_segment(index_dir, run.data, removed, run.vectors)]
+    terms = chunk_terms(run.data.get(NODES, {}), run.terms)
+    return [*refs[:start], write_segment(index_dir, run.data, removed, run.vectors, terms)]
 
 
 def prune_segments(index_dir: Path, keep: set[str]) -> None:

@@ -55,6 +55,7 @@ from newsrag.index.segments import (
     segments_dir,
     write_segment,
 )
+from newsrag.index.terms import SegmentTerms
 from newsrag.index.vector_backend import VectorBackend
 from newsrag.index.vector_store import IDS_FILE, FaissArticleStore, read_json
 
@@ -167,6 +168,8 @@ class Snapshot:
     legacy: bool = (
         False  # read from a snapshot of format 1, which lists no segments: the next write writes all
     )
+    # The segments' counted words as loaded (`terms.corpus_terms` counts any chunk they lack).
+    terms: list[SegmentTerms] = field(default_factory=list, repr=False)
 
     def begin_write(self) -> None:
         """Remember what was loaded, so that `save_snapshot` writes only what changed since."""
@@ -273,7 +276,16 @@ def read_snapshot(folder: Path, vectors: VectorBackend | None = None) -> Snapsho
             contents.vectors.check_in_collection()
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
-    return Snapshot(manifest, docstore, contents.vectors, folder, nodes=nodes, segments=refs, legacy=legacy)
+    return Snapshot(
+        manifest,
+        docstore,
+        contents.vectors,
+        folder,
+        nodes=nodes,
+        segments=refs,
+        legacy=legacy,
+        terms=contents.terms,
+    )
 
 
 def _read_segment_list(path: Path) -> list[SegmentRef]:

@@ -18,6 +18,7 @@ from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import IngestReport, ingest
 from newsrag.index.storage import current_snapshot_dir, current_snapshot_name, load_snapshot
+from newsrag.index.terms import BM25, bm25_index, corpus_terms
 from newsrag.index.vector_backend import VectorBackend
 from newsrag.rag.answerers import Answerer, AnswerRequest, answerer_names, create_answerer
 from newsrag.rag.filters import Filters
@@ -114,16 +115,17 @@ class NewsRAG:
         )
         catalog = Catalog(snapshot)
         chunks = {c.node_id: c for c in catalog.chunks()}
+        words = corpus_terms(snapshot.terms, list(chunks), chunks.__getitem__)
         retriever = HybridRetriever(
             snapshot.vectors,
             chunks,
-            LexicalIndex(list(chunks.values())),
+            LexicalIndex(list(chunks.values()), bm25_index(words.bags[BM25])),
             self.embedder,
             top_k=self.settings.top_k,
             candidates=self.settings.candidates,
             per_article=self.settings.max_chunks_per_article,
         )
-        terms = TermWeights(c.text for c in chunks.values())
+        terms = TermWeights.of_terms(words)
         self._corpus = Corpus(catalog, retriever, terms)  # one atomic swap
         self._serving = snapshot.live_name
         self.reload_error = None

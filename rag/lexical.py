@@ -3,34 +3,48 @@
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
-from newsrag.rag.words import english_stemmer, key_terms
-
-_LOWER_WORD = re.compile(r"(?<![\w'\u2019-])[a-z][a-z'\u2019-]*")
+from newsrag.index.terms import LOWER, LOWER_WORD, STEMS, SegmentTerms, stem_terms
+from newsrag.rag.words import english_stemmer
 
 
 class TermWeights:
-    """Inverse document frequency of stemmed terms across the indexed chunks."""
+    """Inverse document frequency of stemmed terms across the indexed chunks.
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    `common_words` are the words the corpus writes in lower case somewhere: a capitalised one opening
+    a sentence ("Injured:", "Wanted") is then a common word, not a name (answer_types).
+    """
+
+    def __init__(self, documents: int, frequency: Mapping[str, int], common_words: frozenset[str]) -> None:
         self.stemmer = english_stemmer()
+        self.documents, self.frequency, self.common_words = documents, frequency, common_words
+
+    @classmethod
+    def of_texts(cls, texts: Iterable[str]) -> TermWeights:
+        stemmer = english_stemmer()
         frequency: Counter[str] = Counter()
         lower: set[str] = set()
-        self.documents = 0
+        documents = 0
         for text in texts:
-            self.documents += 1
-            frequency.update(set(self.stems(text)))
-            lower.update(_LOWER_WORD.findall(text))
-        self.frequency = frequency
-        # Words the corpus writes in lower case somewhere: a capitalised one opening a sentence ("Injured:",
-        # "Wanted") is then a common word, not a name (answer_types).
-        self.common_words = frozenset(lower)
+            documents += 1
+            frequency.update(set(stem_terms(text, stemmer)))
+            lower.update(LOWER_WORD.findall(text))
+        return cls(documents, frequency, frozenset(lower))
+
+    @classmethod
+    def of_terms(cls, terms: SegmentTerms) -> TermWeights:
+        """From the chunks' counted words (the index's segments), without reading their texts again."""
+        stems, lower = terms.bags[STEMS], terms.bags[LOWER]
+        frequency = {w: n for w, n in zip(stems.vocab, stems.document_frequency().tolist(), strict=True) if n}
+        present = lower.document_frequency().tolist()
+        return cls(
+            len(terms.ids), frequency, frozenset(w for w, n in zip(lower.vocab, present, strict=True) if n)
+        )
 
     def stems(self, text: str) -> list[str]:
-        return [self.stemmer.stemWord(t) for t in key_terms(text)]
+        return stem_terms(text, self.stemmer)
 
     def idf(self, stem: str) -> float:
         return math.log(1 + (self.documents + 1) / (self.frequency.get(stem, 0) + 0.5))

@@ -22,16 +22,15 @@ from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.llms.mock import MockLLM
 from llama_index.core.retrievers import QueryFusionRetriever
 from llama_index.core.retrievers.fusion_retriever import FUSION_MODES
-from llama_index.core.schema import MetadataMode, NodeWithScore, QueryBundle, TextNode
+from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
 
 from newsrag.index.embedder import SentenceTransformerEmbedding
+from newsrag.index.terms import BM25, SegmentTerms, bm25_index, bm25_tokens
 from newsrag.rag.filters import ChunkFilterIndex, Filters
 from newsrag.rag.words import english_stemmer
 
 log = logging.getLogger(__name__)
-# bm25s sets its own logger to DEBUG on import, which floods any application that logs; undo that.
-logging.getLogger("bm25s").setLevel(logging.NOTSET)
 
 
 class DenseRetriever(BaseRetriever):
@@ -67,17 +66,19 @@ class DenseRetriever(BaseRetriever):
 
 
 class LexicalIndex:
-    """BM25 (bm25s, stemmed) over the chunks with their titles; rebuilt on load, so nothing is persisted."""
+    """BM25 (bm25s, stemmed) over the chunks with their titles.
 
-    def __init__(self, chunks: Sequence[TextNode]) -> None:
+    `bm25` is the index built from the words the segments counted (`terms.bm25_index`); without it
+    the chunks are tokenized here.
+    """
+
+    def __init__(self, chunks: Sequence[TextNode], bm25: bm25s.BM25 | None = None) -> None:
         self.chunks = list(chunks)
         self.stemmer = english_stemmer()
-        self.bm25 = bm25s.BM25()
-        if self.chunks:
-            texts = [c.get_content(metadata_mode=MetadataMode.EMBED) for c in self.chunks]
-            self.bm25.index(
-                bm25s.tokenize(texts, stopwords="en", stemmer=self.stemmer, show_progress=False),
-                show_progress=False,
+        self.bm25 = bm25 if bm25 is not None else bm25_index(SegmentTerms.of_chunks(self.chunks).bags[BM25])
+        if self.bm25.scores["num_docs"] != len(self.chunks):
+            raise ValueError(
+                f"a BM25 index of {self.bm25.scores['num_docs']} rows for {len(self.chunks)} chunks"
             )
 
     @functools.cached_property
@@ -88,8 +89,8 @@ class LexicalIndex:
     def search(self, query: str, top_k: int, mask: np.ndarray | None = None) -> list[NodeWithScore]:
         if not self.chunks:
             return []
-        tokens = bm25s.tokenize([query], stopwords="en", stemmer=self.stemmer, show_progress=False)
-        if not tokens.vocab:
+        tokens = bm25_tokens([query], self.stemmer)
+        if not tokens[0]:
             return []
         k = min(top_k, len(self.chunks))
         ids, scores = self.bm25.retrieve(tokens, k=k, show_progress=False, weight_mask=mask, n_threads=1)

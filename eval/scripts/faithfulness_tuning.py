@@ -57,7 +57,7 @@ def sentence_parts(
     """Every judged summary's sentences, each with the components of the faithfulness score."""
     support = checker.support
     texts = {r["id"]: r["text"] for r in read_jsonl(SAMPLE_CORPUS / "cnndm" / "articles.jsonl")}
-    idf = TermWeights(texts.values()).idf
+    idf = TermWeights.of_texts(texts.values()).idf
     peers = {r["id"]: r for r in read_jsonl(CNNDM_DIR / "peer_summaries.jsonl")}
     judgements = [
         j for j in read_jsonl(CNNDM_DIR / "factuality.jsonl") if j["id"] in texts and j["id"] in peers

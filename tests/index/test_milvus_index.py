@@ -114,9 +114,14 @@ def test_a_milvus_index_answers_with_cited_passages(milvus_settings, articles, e
     assert live is not None
     manifest = json.loads((live / MANIFEST).read_text())
     assert (manifest["vector_store"], manifest["milvus_collection"]) == ("milvus", "newsrag_chunks")
-    # The segments carry the docstore and the row list; the vectors are in the Milvus Lite file.
+    # The segments carry the docstore, the counted words and the row list; the vectors are in the Milvus Lite file.
     for segment in (index_dir / SEGMENTS_DIR).iterdir():
-        assert {p.name for p in segment.iterdir()} == {"docstore.json", "removed.json", ROWS_FILE}
+        assert {p.name for p in segment.iterdir()} == {
+            "docstore.json",
+            "removed.json",
+            "terms.npz",
+            ROWS_FILE,
+        }
     assert (index_dir / "milvus.db").is_dir()
     assert not list((index_dir / PENDING_DIR).iterdir())
 

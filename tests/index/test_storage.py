@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import faiss
+import numpy as np
 import pytest
 from llama_index.core.vector_stores.types import VectorStoreQuery
 from sample_data import CNNDM, SEED_TITLE
@@ -44,7 +45,7 @@ from newsrag.index.storage import (
 from newsrag.settings import Settings
 
 SNAPSHOT_FILES = {"manifest.json", "segments.json"}
-SEGMENT_FILES = {"docstore.json", "removed.json", "vectors.faiss", "vector_ids.json"}
+SEGMENT_FILES = {"docstore.json", "removed.json", "vectors.faiss", "vector_ids.json", "terms.npz"}
 
 
 def seed_id(settings) -> str:
@@ -96,6 +97,9 @@ def test_only_json_faiss_and_the_current_pointer_are_persisted(small_index):
         assert head[:1] != b"\x80", f"{path.name} looks like a pickle"
         if path.suffix == ".json":
             json.loads(path.read_text())
+        elif path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as arrays:  # numbers only: a pickle would raise here
+                assert all(arrays[name].dtype.kind in "iu" for name in arrays.files)
         else:
             assert path.suffix == ".faiss"
             assert faiss.read_index(str(path)).ntotal > 0
