@@ -197,7 +197,7 @@ def gather(parts: Sequence[SegmentTerms], ids: Sequence[str]) -> tuple[SegmentTe
     row_of = np.array([r for _, r in found], dtype=np.int64)
     missing = [i for i, (p, _) in zip(ids, found, strict=True) if p < 0]
     bags = {
-        name: _gather_bag([part.bags[name] for part in parts], part_of, row_of)
+        name: _gather_bag([part.bags[name] for part in parts], part_of, row_of, name in COUNTED)
         for name in (BM25, STEMS, LOWER)
     }
     return SegmentTerms(list(ids), bags), missing
@@ -239,7 +239,7 @@ def bm25_index(bag: Bag) -> bm25s.BM25:
     return index
 
 
-def _gather_bag(bags: Sequence[Bag], part_of: np.ndarray, row_of: np.ndarray) -> Bag:
+def _gather_bag(bags: Sequence[Bag], part_of: np.ndarray, row_of: np.ndarray, counted: bool) -> Bag:
     vocab: dict[str, int] = {}
     to_global = [
         np.fromiter(
@@ -253,15 +253,14 @@ def _gather_bag(bags: Sequence[Bag], part_of: np.ndarray, row_of: np.ndarray) ->
         lengths[mine] = np.diff(bag.indptr)[row_of[mine]]
     indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
     indices = np.zeros(int(indptr[-1]), dtype=np.int32)
-    counted = all(bag.counts is not None for bag in bags) and bool(bags)
     counts = np.zeros(len(indices), dtype=np.uint16) if counted else None
     for p, bag in enumerate(bags):
         mine = np.flatnonzero(part_of == p)
         source = _ranges(bag.indptr[row_of[mine]], lengths[mine])
         target = _ranges(indptr[mine], lengths[mine])
         indices[target] = to_global[p][bag.indices[source]]
-        if counts is not None and bag.counts is not None:
-            counts[target] = bag.counts[source]
+        if counts is not None:
+            counts[target] = bag.counts[source] if bag.counts is not None else 1
     return Bag(list(vocab), indptr, indices, counts)
 
 

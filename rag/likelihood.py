@@ -41,24 +41,39 @@ class SourceLikelihood:
 
     def __init__(self, model_path: Path | None = None, threads: int | None = None) -> None:
         try:
-            from llama_cpp import Llama
+            import llama_cpp  # noqa: F401  # checked now, loaded at the first score
         except ImportError as exc:
             raise LLMUnavailableError(
                 f"the likelihood score needs llama-cpp-python: pip install 'newsrag[llama-cpp]' ({exc})"
             ) from exc
         self.path = model_path or bundled_gguf()
-        self.llm: Any = Llama(
-            model_path=str(self.path),
-            n_ctx=CONTEXT,
-            n_batch=512,
-            n_threads=threads or max(1, min(2, os.cpu_count() or 1)),
-            logits_all=True,
-            verbose=False,
-        )
-        self._vocabulary = int(self.llm.n_vocab())
+        if not self.path.is_file():
+            raise LLMUnavailableError(f"{self.path}: no such GGUF file")
+        self.threads = threads or max(1, min(2, os.cpu_count() or 1))
+        self._llm: Any = None
+        self._vocabulary = 0
+        self._loading = threading.Lock()
         self._lock = threading.Lock()  # one llama.cpp context: one evaluation at a time
         self._prefix: list[int] | None = None  # the source held in the KV cache, and its last logits
         self._last = np.zeros(0, dtype="float32")
+
+    @property
+    def llm(self) -> Any:
+        """The model, loaded at first use: an eval whose scores are all cached never loads it."""
+        with self._loading:
+            if self._llm is None:
+                from llama_cpp import Llama
+
+                self._llm = Llama(
+                    model_path=str(self.path),
+                    n_ctx=CONTEXT,
+                    n_batch=512,
+                    n_threads=self.threads,
+                    logits_all=True,
+                    verbose=False,
+                )
+                self._vocabulary = int(self._llm.n_vocab())
+        return self._llm
 
     @property
     def name(self) -> str:

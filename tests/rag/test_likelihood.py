@@ -55,3 +55,14 @@ def test_the_cache_serves_a_summary_scored_before_and_survives_a_reload(likeliho
     assert reloaded.score(likelihood, ARTICLE, [FAITHFUL]) == first and reloaded.hits == 1
     path.write_text("{cut sho")
     assert LikelihoodCache(path).scores == {}  # a damaged cache is only slower
+
+
+def test_scores_all_served_from_the_cache_never_load_the_model(likelihood, tmp_path):
+    path = tmp_path / "likelihood.json"
+    cache = LikelihoodCache(path)
+    first = cache.score(likelihood, ARTICLE, [FAITHFUL])
+    cache.save()
+    fresh = SourceLikelihood(threads=1)  # what the next eval run constructs
+    assert LikelihoodCache(path).score(fresh, ARTICLE, [FAITHFUL]) == first
+    assert fresh._llm is None  # loading SmolLM2 costs seconds and memory the cached run does not need
+    assert fresh.score(ARTICLE, [FAITHFUL]) == pytest.approx(first, abs=1e-4) and fresh._llm is not None
