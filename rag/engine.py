@@ -17,7 +17,7 @@ from newsrag.index.articles import Article
 from newsrag.index.catalog import Catalog
 from newsrag.index.embedder import SentenceTransformerEmbedding
 from newsrag.index.ingest import IngestReport, ingest
-from newsrag.index.storage import current_snapshot_dir, current_snapshot_name, load_snapshot
+from newsrag.index.storage import current_snapshot_dir, current_snapshot_name, gc_paused, load_snapshot
 from newsrag.index.terms import BM25, bm25_index, corpus_terms
 from newsrag.index.vector_backend import VectorBackend
 from newsrag.rag.answerers import Answerer, AnswerRequest, answerer_names, create_answerer
@@ -109,6 +109,10 @@ class NewsRAG:
             self._load()
 
     def _load(self) -> None:
+        with gc_paused():  # millions of objects built, none of them garbage (see gc_paused)
+            self._build_corpus()
+
+    def _build_corpus(self) -> None:
         snapshot = load_snapshot(self.settings.index_dir, self.vector_backend)
         snapshot.manifest.check(
             self.settings.embed_model, self.settings.chunk_size, self.settings.chunk_overlap

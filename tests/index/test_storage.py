@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import pickle
@@ -39,6 +40,7 @@ from newsrag.index.storage import (
     SEGMENT_LIST,
     Manifest,
     current_snapshot_dir,
+    gc_paused,
     load_snapshot,
     writer_lock,
 )
@@ -65,6 +67,21 @@ def assert_old_index_intact(settings, embedder, articles: int = 31) -> None:
     assert catalog.article(catalog.chunk(result.ids[0]).ref_doc_id).title == SEED_TITLE
     with writer_lock(settings.index_dir, timeout=0.5):  # a killed writer's lock died with it
         pass
+
+
+def test_a_paused_garbage_collector_comes_back_as_it_was_even_after_an_error():
+    assert gc.isenabled()
+    with pytest.raises(ValueError), gc_paused():
+        assert not gc.isenabled()
+        raise ValueError("a damaged file")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with gc_paused():
+            pass
+        assert not gc.isenabled()  # whoever disabled it keeps it disabled
+    finally:
+        gc.enable()
 
 
 def write_story(path: Path) -> str:
