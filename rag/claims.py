@@ -63,6 +63,9 @@ FAITHFULNESS = {"semantic": 0.1, "lexical": 0.2, "aligned": 0.8, "paired": 2.0, 
 # With a language model at hand (rag/likelihood.py): the weight of the sentence's mean token log-probability
 # after its article, the weights above kept as they are; fitted on the same 375 validation judgements
 # (0 to 0.3 by 0.005): valid Pearson .615 -> .628; test .563 -> .596 (Spearman .505 -> .535).
+# Tried and not kept: the likelihood without the article as a second weight (pointwise mutual information,
+# the sentence's log-probability after the article minus before it): valid in-sample .628 -> .628 (its
+# fitted weight -0.03), 5-fold CV by article .642 -> .641; the PMI alone .616 (exploration, this session).
 LIKELIHOOD_WEIGHT = 0.23
 
 
