@@ -231,17 +231,19 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def load_snapshot(index_dir: Path, vectors: VectorBackend | None = None) -> Snapshot:
+def load_snapshot(index_dir: Path, vectors: VectorBackend | None = None, offline: bool = False) -> Snapshot:
     """The live snapshot, checked; when it is damaged, the newest earlier one that loads, with a warning.
 
     `vectors` is the vector store the settings name (default FAISS): an index built with another is
     refused with IndexMismatchError, and a Milvus index is read through this backend's connection.
+    `offline`: the articles and chunks without opening Milvus (the row lists are read, not looked up),
+    for `stats` and `list`, which work while a server holds a Milvus Lite file.
     """
     with gc_paused():
-        return _load_snapshot(index_dir, vectors)
+        return _load_snapshot(index_dir, vectors, offline)
 
 
-def _load_snapshot(index_dir: Path, vectors: VectorBackend | None) -> Snapshot:
+def _load_snapshot(index_dir: Path, vectors: VectorBackend | None, offline: bool) -> Snapshot:
     for _attempt in range(3):
         try:
             live = current_snapshot_name(index_dir)
@@ -256,16 +258,16 @@ def _load_snapshot(index_dir: Path, vectors: VectorBackend | None) -> Snapshot:
                 f"the index in {index_dir} is damaged: {CURRENT} names {live!r}, not a snapshot: {REPAIR}"
             )
         try:
-            return read_snapshot(index_dir / live, vectors)
+            return read_snapshot(index_dir / live, vectors, offline)
         except IndexDamagedError as damage:
             if (
                 _safely(current_snapshot_name, index_dir) == live
             ):  # else a writer swapped and pruned it meanwhile
-                return _fall_back(index_dir, live, damage, vectors)
+                return _fall_back(index_dir, live, damage, vectors, offline)
     raise IndexDamagedError(f"the index in {index_dir} kept changing while it was read; try again")
 
 
-def read_snapshot(folder: Path, vectors: VectorBackend | None = None) -> Snapshot:
+def read_snapshot(folder: Path, vectors: VectorBackend | None = None, offline: bool = False) -> Snapshot:
     """One snapshot folder, each file parsed and all of them checked against each other."""
     if not folder.is_dir():
         raise IndexDamagedError(f"{folder.name}: the snapshot folder is missing")
@@ -284,7 +286,9 @@ def read_snapshot(folder: Path, vectors: VectorBackend | None = None) -> Snapsho
                 folder.parent,
                 refs,
                 manifest.dimension,
-                new_vectors(backend, folder.parent, manifest.dimension),
+                MilvusRows()
+                if offline and backend.is_milvus
+                else new_vectors(backend, folder.parent, manifest.dimension),
             )
         docstore = SimpleDocumentStore.from_dict(contents.data)
         try:
@@ -292,7 +296,7 @@ def read_snapshot(folder: Path, vectors: VectorBackend | None = None) -> Snapsho
         except Exception as exc:  # LlamaIndex raises KeyError, ValueError or pydantic's errors for a bad node
             raise IndexDamagedError(f"{DOCSTORE}: a node cannot be read ({str(exc)[:200]})") from exc
         _check_across_files(nodes, contents.vectors)
-        if isinstance(contents.vectors, MilvusRows):
+        if isinstance(contents.vectors, MilvusRows) and not offline:
             contents.vectors.check_in_collection()
     except IndexDamagedError as exc:
         raise IndexDamagedError(f"{folder.name}/{exc}") from exc
@@ -349,13 +353,13 @@ def _some(ids: set[str]) -> str:
 
 
 def _fall_back(
-    index_dir: Path, live: str, damage: IndexDamagedError, vectors: VectorBackend | None
+    index_dir: Path, live: str, damage: IndexDamagedError, vectors: VectorBackend | None, offline: bool
 ) -> Snapshot:
     """The newest snapshot older than the damaged live one that loads; only ever an earlier live one."""
     problems = [str(damage)]
     for folder in sorted((p for p in index_dir.glob("v-*") if p.name < live), reverse=True):
         try:
-            snapshot = read_snapshot(folder, vectors)
+            snapshot = read_snapshot(folder, vectors, offline)
         except (IndexDamagedError, IndexMismatchError) as exc:  # mismatch: from before a rebuild moved stores
             problems.append(str(exc))
             continue

@@ -251,12 +251,13 @@ def watch(obj: Context, paths: tuple[Path, ...], every: float, rounds: int | Non
 
 
 def _catalog(settings: Settings) -> Any:
+    """The index's articles and chunks; Milvus is not opened, so this works while `serve` holds a Lite file."""
     from newsrag.index.catalog import Catalog
     from newsrag.index.storage import load_snapshot
     from newsrag.index.vector_backend import VectorBackend
 
     with VectorBackend.from_settings(settings) as vectors:
-        return Catalog(load_snapshot(settings.index_dir, vectors))
+        return Catalog(load_snapshot(settings.index_dir, vectors, offline=True))
 
 
 @cli.command()

@@ -337,3 +337,39 @@ def test_an_ingest_while_another_process_holds_the_milvus_lite_file_is_one_clear
     error = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
     assert len(error) == 1 and "serves a file to one process at a time" in error[0], done.stderr
     assert engine.ask(SEED_QUESTION).citations  # the holder still answers
+
+
+def test_stats_and_list_work_while_another_process_holds_the_milvus_lite_file(
+    milvus_settings, articles, embedder
+):
+    """They read the segments only: a running server's Lite file is not opened, and the figures are the index's."""
+    ingest(milvus_settings, [str(articles)], embedder)
+    engine = NewsRAG(milvus_settings, embedder)  # holds the file, as a running server does
+    expected = Catalog(
+        load_snapshot(milvus_settings.index_dir, VectorBackend.from_settings(milvus_settings), offline=True)
+    ).stats()
+    assert (expected.articles, expected.chunks) == (
+        len(engine.catalog.articles()),
+        len(engine.catalog.chunks()),
+    )
+    env = {**os.environ, "NEWSRAG_VECTOR_STORE": "milvus"}
+    for command in (["stats", "--json"], ["list", "--json"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "newsrag", "--index-dir", str(milvus_settings.index_dir), *command],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env=env,
+            cwd=ROOT,
+        )
+        assert done.returncode == 0, done.stderr
+        shown = json.loads(done.stdout)
+        if command[0] == "stats":
+            assert (
+                (shown["articles"], shown["chunks"])
+                == (expected.articles, expected.chunks)
+                == (5, expected.chunks)
+            )
+        else:
+            assert {row["title"] for row in shown} >= {SEED_TITLE, UPDATED["title"]}
+    assert engine.ask(SEED_QUESTION).citations  # the holder still answers
