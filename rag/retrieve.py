@@ -26,7 +26,7 @@ from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 from llama_index.core.vector_stores.types import BasePydanticVectorStore, VectorStoreQuery
 
 from newsrag.index.embedder import SentenceTransformerEmbedding
-from newsrag.index.terms import BM25, SegmentTerms, bm25_index, bm25_tokens
+from newsrag.index.terms import bm25_tokens
 from newsrag.rag.filters import ChunkFilterIndex, Filters
 from newsrag.rag.words import english_stemmer
 
@@ -66,16 +66,13 @@ class DenseRetriever(BaseRetriever):
 
 
 class LexicalIndex:
-    """BM25 (bm25s, stemmed) over the chunks with their titles.
+    """BM25 (bm25s, stemmed) over the chunks with their titles; `bm25` is built from the words the
+    index's segments counted (`terms.bm25_index`), one row per chunk in this order."""
 
-    `bm25` is the index built from the words the segments counted (`terms.bm25_index`); without it
-    the chunks are tokenized here.
-    """
-
-    def __init__(self, chunks: Sequence[TextNode], bm25: bm25s.BM25 | None = None) -> None:
+    def __init__(self, chunks: Sequence[TextNode], bm25: bm25s.BM25) -> None:
         self.chunks = list(chunks)
         self.stemmer = english_stemmer()
-        self.bm25 = bm25 if bm25 is not None else bm25_index(SegmentTerms.of_chunks(self.chunks).bags[BM25])
+        self.bm25 = bm25
         if self.bm25.scores["num_docs"] != len(self.chunks):
             raise ValueError(
                 f"a BM25 index of {self.bm25.scores['num_docs']} rows for {len(self.chunks)} chunks"

@@ -27,6 +27,13 @@ QUERIES = [
 ]
 
 
+def story_file(folder: Path, article_id: str, title: str, text: str) -> str:
+    """A one-article JSONL input."""
+    path = folder / f"{article_id}.jsonl"
+    path.write_text(json.dumps({"id": article_id, "title": title, "text": text}) + "\n")
+    return str(path)
+
+
 def frequencies(terms: SegmentTerms, bag: str) -> dict[str, int]:
     counted = terms.bags[bag]
     return {w: n for w, n in zip(counted.vocab, counted.document_frequency().tolist(), strict=True) if n}
@@ -58,14 +65,10 @@ def test_after_adds_and_a_removal_the_gathered_words_are_those_of_the_live_chunk
     index_copy, embedder, tmp_path
 ):
     for n in range(3):  # three writes: new segments, and merges of the newest ones
-        path = tmp_path / f"story{n}.jsonl"
-        story = {
-            "id": f"story-{n}",
-            "title": f"Ferry {n}",
-            "text": f"The ferry timetable changes again on day {n}.",
-        }
-        path.write_text(json.dumps(story) + "\n")
-        assert ingest(index_copy, [str(path)], embedder).new == [f"story-{n}"]
+        path = story_file(
+            tmp_path, f"story-{n}", f"Ferry {n}", f"The ferry timetable changes again on day {n}."
+        )
+        assert ingest(index_copy, [path], embedder).new == [f"story-{n}"]
     snapshot = load_snapshot(index_copy.index_dir)
     seed = next(a.id for a in Catalog(snapshot).articles() if a.title == SEED_TITLE)
     assert remove(index_copy, [seed]).removed == [seed]
@@ -107,12 +110,9 @@ def test_a_damaged_or_missing_terms_file_costs_a_recount_not_the_index(index_cop
 def test_a_segment_holds_the_words_of_exactly_the_chunks_it_adds(
     index_copy, embedder, tmp_path: Path, caplog
 ):
-    path = tmp_path / "one.jsonl"
-    path.write_text(
-        json.dumps({"id": "one", "title": "One", "text": "A lighthouse keeper retired on Friday."}) + "\n"
-    )
+    path = story_file(tmp_path, "one", "One", "A lighthouse keeper retired on Friday.")
     before = {p.name for p in (index_copy.index_dir / SEGMENTS_DIR).iterdir()}
-    ingest(index_copy, [str(path)], embedder)
+    ingest(index_copy, [path], embedder)
     added = {p.name for p in (index_copy.index_dir / SEGMENTS_DIR).iterdir()} - before
     remove(index_copy, ["one"])  # a segment that adds no chunk at all
     snapshot = load_snapshot(index_copy.index_dir)
