@@ -36,7 +36,7 @@ from llama_index.core.vector_stores.types import (
 from pydantic import PrivateAttr
 
 from newsrag.errors import IndexDamagedError, NewsRagError
-from newsrag.index.segments import NODES, REMOVED, _read_removed, fsync_path
+from newsrag.index.segments import NODES, REMOVED, ROWS_FILE, _read_removed, fsync_path
 from newsrag.index.vector_store import VECTORS_FILE, read_json
 
 if TYPE_CHECKING:
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-ROWS_FILE = "rows.json"
 PENDING_DIR = "pending-rows"
 SEARCH_LIMIT = 16384  # the most rows Milvus returns from one search (milvus_store.MAX_LIMIT)
 SPOT_CHECK = 64  # rows a load looks up in Milvus, whatever the corpus size
@@ -106,6 +105,13 @@ class MilvusRows(BasePydanticVectorStore):
     def blank(self) -> MilvusRows:
         """An empty row list to replay segments into (a merge): no collection, nothing to search."""
         return MilvusRows()
+
+    def emptied(self, next_id: int | None = None) -> MilvusRows:
+        """No rows, on the same collection, numbering on from `next_id` (default this one's): what an
+        appending writer adds to."""
+        empty = MilvusRows(self._milvus, self._pending.parent if self._pending is not None else None)
+        empty._next_id = self._next_id if next_id is None else next_id
+        return empty
 
     def rewritten(self, kind: str) -> MilvusRows:
         return self  # no local index to rebuild: the rows stay where they are in Milvus

@@ -5,6 +5,7 @@ A segment is a folder under `index_dir/segments/` holding what one write added a
     vectors.faiss     their vectors (with vector_ids.json, as a whole snapshot had them before)
     removed.json      per docstore collection, the keys it removes from the segments before it
     terms.npz         the words of the chunks it added, counted for BM25 and the term weights (see `terms`)
+    articles.json     the articles it added, their hashes and chunk ids: what a writer reads (see `ledger`)
 For an index whose vectors are in Milvus, rows.json (which Milvus row holds each chunk's vector, see
 `milvus_rows`) stands in for vectors.faiss and vector_ids.json.
 A snapshot lists its segments, oldest first; reading it replays them in order: each segment's
@@ -18,7 +19,9 @@ corpus of n entries has O(log n) segments, and each entry is rewritten O(log n) 
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import shutil
 import uuid
@@ -31,6 +34,7 @@ from llama_index.core.schema import ObjectType
 from llama_index.core.storage.docstore.utils import json_to_doc
 
 from newsrag.errors import IndexDamagedError
+from newsrag.index.ledger import LEDGER_FILE, NODES, Ledger, articles_of, ledger_bytes, read_ledger_file
 from newsrag.index.terms import TERMS_FILE, SegmentTerms, corpus_terms
 from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE, FaissArticleStore, index_kind_for, read_json
 
@@ -40,38 +44,72 @@ if TYPE_CHECKING:
     # The vector part of a segment: FAISS vectors, or the Milvus rows holding them.
     SegmentVectors: TypeAlias = FaissArticleStore | MilvusRows
 
+log = logging.getLogger(__name__)
+
 SEGMENTS_DIR = "segments"
+ROWS_FILE = (
+    "rows.json"  # a Milvus segment's row list (see `milvus_rows`), which stands in for vector_ids.json
+)
 DOCSTORE = "docstore.json"
 REMOVED = "removed.json"
-SEGMENT_FILES = (DOCSTORE, VECTORS_FILE, IDS_FILE, REMOVED, TERMS_FILE)
+SEGMENT_FILES = (DOCSTORE, VECTORS_FILE, IDS_FILE, REMOVED, TERMS_FILE, LEDGER_FILE)
 
 # A docstore's collections: LlamaIndex's SimpleDocumentStore keeps nodes, per-article node lists and hashes.
 Collections = dict[str, dict[str, dict]]
-NODES = "docstore/data"  # the collection of articles and chunks: a chunk removed from it loses its vector
+# NODES (from `ledger`): the collection of articles and chunks: a chunk removed from it loses its vector.
 
 
 @dataclass(frozen=True)
 class SegmentRef:
-    """A segment as a snapshot lists it: its folder name, its size (entries added plus keys removed)
-    and the kind of FAISS index its vectors are in ("flat" or "hnsw")."""
+    """A segment as a snapshot lists it: its folder name, its size (entries added plus keys removed),
+    the kind of FAISS index its vectors are in ("flat" or "hnsw") and the bytes of each of its files
+    (empty for a segment listed before they were recorded), which a writer that reads no docstore and
+    no vector checks them by (`check_sizes`)."""
 
     name: str
     size: int
     kind: str = "flat"
+    files: dict[str, int] = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
     def from_json(cls, data: object) -> SegmentRef:
         if (
             not isinstance(data, dict)
-            or set(data) != {"name", "size", "kind"}
+            or not {"name", "size", "kind"} <= set(data) <= {"name", "size", "kind", "files"}
             or not isinstance(data["name"], str)
             or not data["name"].startswith("s-")
             or "/" in data["name"]
             or type(data["size"]) is not int
             or data["kind"] not in ("flat", "hnsw")
+            or not isinstance(data.get("files", {}), dict)
+            or not all(
+                isinstance(k, str) and "/" not in k and type(v) is int
+                for k, v in data.get("files", {}).items()
+            )
         ):
-            raise IndexDamagedError("segments.json: an entry is not {name: s-…, size: int, kind: flat|hnsw}")
-        return cls(data["name"], data["size"], data["kind"])
+            raise IndexDamagedError(
+                "segments.json: an entry is not {name: s-…, size: int, kind: flat|hnsw, files: {name: bytes}}"
+            )
+        return cls(data["name"], data["size"], data["kind"], dict(data.get("files", {})))
+
+
+def check_sizes(index_dir: Path, refs: list[SegmentRef]) -> None:
+    """Every file of the segments is there at the size it was written: IndexDamagedError names the first
+    that is not. Cheap (one stat per file); catches a file cut short or missing, not one overwritten in place.
+    The counted words and the ledger are left out: a damaged one is recounted or read from the docstore."""
+    for ref in refs:
+        folder = segments_dir(index_dir) / ref.name
+        for name, expected in ref.files.items():
+            if name in (TERMS_FILE, LEDGER_FILE):
+                continue
+            try:
+                found = (folder / name).stat().st_size
+            except OSError:
+                raise IndexDamagedError(f"segment {ref.name}/{name}: missing") from None
+            if found != expected:
+                raise IndexDamagedError(
+                    f"segment {ref.name}/{name}: {found} bytes where {expected} were written (cut short or overwritten)"
+                )
 
 
 @dataclass
@@ -125,6 +163,54 @@ def replay(
     return contents
 
 
+def replay_ledger(index_dir: Path, refs: list[SegmentRef]) -> Ledger:
+    """The live articles of the segments `refs` and the next vector id, from their articles.json files;
+    a segment without a readable one is read from its docstore (and its vector ids) instead."""
+    ledger = Ledger({})
+    for ref in refs:
+        folder = segments_dir(index_dir) / ref.name
+        try:
+            if not folder.is_dir():
+                raise IndexDamagedError("the segment folder is missing")
+            removed = _read_removed(folder / REMOVED)
+            part = read_ledger_file(folder)
+            if part is None:
+                part = _ledger_of_docstore(folder)
+                _add_ledger_file(folder, *part)
+        except IndexDamagedError as exc:
+            raise IndexDamagedError(f"segment {ref.name}/{exc}") from exc
+        articles, next_id = part
+        ledger.apply(articles, removed, next_id)
+    return ledger
+
+
+def _ledger_of_docstore(folder: Path) -> tuple[dict, int]:
+    """A segment's articles and next vector id read from its docstore and vector ids (FAISS's or Milvus's)."""
+    ids = folder / IDS_FILE if (folder / IDS_FILE).exists() else folder / ROWS_FILE
+    payload = read_json(ids)
+    next_id = payload.get("next_id") if isinstance(payload, dict) else None
+    if type(next_id) is not int:
+        raise IndexDamagedError(f"{ids.name}: no next_id")
+    return articles_of(_read_collections(folder / DOCSTORE)), next_id
+
+
+def _add_ledger_file(folder: Path, articles: dict, next_id: int) -> None:
+    """Give a segment written before ledgers existed (or with its ledger damaged) the one it lacks, so the
+    next writer reads that instead of the docstore. Only the writer, which holds the lock, calls this;
+    readers never read the file, and it lands whole (written beside, then renamed) or not at all."""
+    partial = folder / f".{LEDGER_FILE}.{uuid.uuid4().hex[:6]}"
+    try:
+        _write_synced(partial, ledger_bytes(articles, next_id))
+        os.replace(partial, folder / LEDGER_FILE)
+        fsync_path(folder)
+    except (
+        OSError
+    ) as exc:  # a read-only index still takes writes elsewhere; the next writer reads the docstore
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        log.warning("cannot add %s to segment %s: %s", LEDGER_FILE, folder.name, exc.strerror or exc)
+
+
 def chunk_terms(entries: dict[str, dict], parts: list[SegmentTerms]) -> SegmentTerms:
     """The counted words of the chunks among docstore entries: taken from `parts`, or counted from the entries."""
     ids = [k for k, v in entries.items() if v.get("__type__") != ObjectType.DOCUMENT]
@@ -144,8 +230,11 @@ def write_segment(
     is built as HNSW here, once, and read as it is. Milvus rows are searched as the collection is indexed.
     `terms` are the added chunks' counted words when the caller has them; else they are counted here.
     """
-    if terms is None:
-        terms = chunk_terms(added.get(NODES, {}), [])
+    if terms is None:  # the chunks this write adds, counted now
+        entries = added.get(NODES, {})
+        terms = SegmentTerms.of_chunks(
+            [json_to_doc(v) for v in entries.values() if v.get("__type__") != ObjectType.DOCUMENT]  # type: ignore[misc]
+        )
     if isinstance(vectors, FaissArticleStore):
         kind = index_kind_for(len(vectors))
         if kind != vectors.kind or vectors.has_dead:
@@ -164,14 +253,16 @@ def write_segment(
             building / REMOVED, json.dumps({c: sorted(k) for c, k in removed.items() if k}).encode()
         )
         _write_synced(building / TERMS_FILE, terms.to_bytes())
+        _write_synced(building / LEDGER_FILE, ledger_bytes(articles_of(added), vectors.next_id))
         vectors.persist(str(building))
+        files = {file.name: file.stat().st_size for file in building.iterdir()}
         fsync_path(building)
         os.rename(building, parent / name)
         fsync_path(parent)
     except OSError:
         shutil.rmtree(building, ignore_errors=True)
         raise
-    return SegmentRef(name, len(added.get(NODES, {})) + len(removed.get(NODES, [])), kind)
+    return SegmentRef(name, len(added.get(NODES, {})) + len(removed.get(NODES, [])), kind, files)
 
 
 def merge_start(refs: list[SegmentRef]) -> int:

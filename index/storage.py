@@ -43,16 +43,19 @@ from newsrag.errors import (
     IndexNotFoundError,
     NewsRagError,
 )
+from newsrag.index.ledger import HASHES, NODES, REF_DOCS, Ledger, articles_of
 from newsrag.index.milvus_rows import ROWS_FILE, MilvusRows, collect_garbage
 from newsrag.index.segments import (
     DOCSTORE,
     Collections,
     SegmentRef,
+    check_sizes,
     fsync_path,
     merge_tail,
     prune_segments,
     replay,
     replay_folder,
+    replay_ledger,
     segments_dir,
     write_segment,
 )
@@ -171,9 +174,23 @@ class Snapshot:
     )
     # The segments' counted words as loaded (`terms.corpus_terms` counts any chunk they lack).
     terms: list[SegmentTerms] = field(default_factory=list, repr=False)
+    # What a writer knows of the live articles (see `ledger`): set by `open_for_writing`.
+    ledger: Ledger | None = field(default=None, repr=False)
+    # Opened by `open_for_appending`: the docstore and vectors hold only what this writer adds, and the
+    # keys it removes from the segments it builds on are kept in `removed`.
+    appending: bool = False
+    removed: dict[str, set[str]] = field(default_factory=dict, repr=False)
 
     def begin_write(self) -> None:
-        """Remember what was loaded, so that `save_snapshot` writes only what changed since."""
+        """Remember what was loaded, so that `save_snapshot` writes only what changed since.
+
+        An appending snapshot starts empty again instead: what it added is in its segment now.
+        """
+        self.removed = {}
+        if self.appending:
+            self.docstore, self.vectors = SimpleDocumentStore(), self.vectors.emptied()
+            self.base, self.base_next_id = {}, self.vectors.next_id
+            return
         if self.legacy:
             return
         self.base = {c: dict(entries) for c, entries in _collections(self.docstore).items()}
@@ -187,8 +204,26 @@ class Snapshot:
             c: {k: v for k, v in entries.items() if base.get(c, {}).get(k) is not v}
             for c, entries in current.items()
         }
-        removed = {c: sorted(entries.keys() - current.get(c, {}).keys()) for c, entries in base.items()}
-        return added, removed
+        removed = {c: entries.keys() - current.get(c, {}).keys() for c, entries in base.items()}
+        for c, keys in self.removed.items():  # a key added again is replaced by its new entry anyway
+            removed[c] = removed.get(c, set()) | (keys - current.get(c, {}).keys())
+        return added, {c: sorted(keys) for c, keys in removed.items()}
+
+    def drop_article(self, article_id: str) -> None:
+        """Delete an article and its chunks, as the ledger lists them; an appending snapshot, which never
+        held them, records their keys to remove from the segments it builds on."""
+        entry = self.ledger.articles.get(article_id) if self.ledger else None
+        chunks = list(entry.chunks) if entry else []
+        for collection, keys in (
+            (NODES, [article_id, *chunks]),
+            (HASHES, [article_id, *chunks]),
+            (REF_DOCS, [article_id]),
+        ):
+            self.removed.setdefault(collection, set()).update(keys)
+        self.docstore.delete_ref_doc(article_id, raise_error=False)
+        self.docstore._kvstore.delete(article_id, collection=self.docstore._metadata_collection)
+        self.docstore._kvstore.delete(article_id, collection=self.docstore._node_collection)
+        self.vectors.delete(article_id)  # Milvus: from this snapshot; the rows go when no snapshot lists them
 
     def size_bytes(self) -> int:
         """Bytes on disk of this snapshot: its own folder and the segments it lists."""
@@ -243,20 +278,26 @@ def load_snapshot(index_dir: Path, vectors: VectorBackend | None = None, offline
         return _load_snapshot(index_dir, vectors, offline)
 
 
+def _live_name(index_dir: Path) -> str:
+    """What CURRENT names, checked to be a snapshot's folder name."""
+    try:
+        live = current_snapshot_name(index_dir)
+    except OSError as exc:
+        raise IndexDamagedError(
+            f"the index in {index_dir} is damaged: {CURRENT} cannot be read ({exc.strerror}): {REPAIR}"
+        ) from exc
+    if live is None:
+        raise IndexNotFoundError(f"no index in {index_dir}: run `newsrag ingest PATH` first")
+    if not live.startswith("v-") or "/" in live:  # which snapshot was live is unknown: no fallback
+        raise IndexDamagedError(
+            f"the index in {index_dir} is damaged: {CURRENT} names {live!r}, not a snapshot: {REPAIR}"
+        )
+    return live
+
+
 def _load_snapshot(index_dir: Path, vectors: VectorBackend | None, offline: bool) -> Snapshot:
     for _attempt in range(3):
-        try:
-            live = current_snapshot_name(index_dir)
-        except OSError as exc:
-            raise IndexDamagedError(
-                f"the index in {index_dir} is damaged: {CURRENT} cannot be read ({exc.strerror}): {REPAIR}"
-            ) from exc
-        if live is None:
-            raise IndexNotFoundError(f"no index in {index_dir}: run `newsrag ingest PATH` first")
-        if not live.startswith("v-") or "/" in live:  # which snapshot was live is unknown: no fallback
-            raise IndexDamagedError(
-                f"the index in {index_dir} is damaged: {CURRENT} names {live!r}, not a snapshot: {REPAIR}"
-            )
+        live = _live_name(index_dir)
         try:
             return read_snapshot(index_dir / live, vectors, offline)
         except IndexDamagedError as damage:
@@ -265,6 +306,57 @@ def _load_snapshot(index_dir: Path, vectors: VectorBackend | None, offline: bool
             ):  # else a writer swapped and pruned it meanwhile
                 return _fall_back(index_dir, live, damage, vectors, offline)
     raise IndexDamagedError(f"the index in {index_dir} kept changing while it was read; try again")
+
+
+def open_to_write(index_dir: Path, vectors: VectorBackend | None = None) -> Snapshot:
+    """The live snapshot to write on, with its ledger: opened for appending when it can be, else loaded
+    whole (an index of format 1, or a damaged live snapshot, which `load_snapshot` stands the one before
+    it in for, with its warning). The caller holds the writer lock."""
+    try:
+        snapshot = open_for_appending(index_dir, vectors)
+    except IndexDamagedError as exc:
+        log.warning("%s: loading the index whole to write on it", exc)
+        snapshot = None
+    if snapshot is None:
+        snapshot = load_snapshot(index_dir, vectors)
+        snapshot.ledger = Ledger.of_collections(_collections(snapshot.docstore), snapshot.vectors.next_id)
+        snapshot.begin_write()
+    return snapshot
+
+
+def open_for_appending(index_dir: Path, vectors: VectorBackend | None = None) -> Snapshot | None:
+    """The live snapshot opened to add to without loading it: its manifest, segment list and ledger.
+
+    Its docstore and vectors start empty and take what the writer adds; the segments it lists are
+    read by nobody but a merge. None for an index of format 1 (one folder, rewritten whole at the next
+    write); IndexDamagedError when one of those files is damaged; IndexMismatchError for another store.
+    """
+    live = _live_name(index_dir)
+    folder = index_dir / live
+    try:
+        manifest = Manifest.from_json(read_json(folder / MANIFEST))
+        backend = vectors or VectorBackend()
+        backend.check(manifest.vector_store, manifest.milvus_collection)
+        if manifest.format_version == LEGACY_FORMAT:
+            return None
+        refs = _read_segment_list(folder / SEGMENT_LIST)
+        check_sizes(index_dir, refs)
+        with gc_paused():
+            ledger = replay_ledger(index_dir, refs)
+    except IndexDamagedError as exc:
+        raise IndexDamagedError(f"{live}/{exc}") from exc
+    store = new_vectors(backend, index_dir, manifest.dimension).emptied(ledger.next_id)
+    return Snapshot(
+        manifest,
+        SimpleDocumentStore(),
+        store,
+        folder,
+        segments=refs,
+        base={},
+        base_next_id=ledger.next_id,
+        ledger=ledger,
+        appending=True,
+    )
 
 
 def read_snapshot(folder: Path, vectors: VectorBackend | None = None, offline: bool = False) -> Snapshot:
@@ -434,6 +526,8 @@ def save_snapshot(index_dir: Path, snapshot: Snapshot, keep: int = 2) -> Path:
     parent = snapshot.path
     snapshot.path, snapshot.fallback_from, snapshot.warning = final, None, None
     snapshot.segments, snapshot.legacy = refs, False
+    if snapshot.ledger is not None:
+        snapshot.ledger.apply(articles_of(added), removed, vectors.next_id)
     milvus = None
     if isinstance(snapshot.vectors, MilvusRows):
         snapshot.vectors.committed()  # its rows are listed by a live snapshot now: no longer pending

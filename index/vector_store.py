@@ -213,6 +213,12 @@ class FaissArticleStore(BasePydanticVectorStore):
             self._file(node_id, faiss_id, other._node_article[node_id])
         self._next_id = max(self._next_id, other._next_id)
 
+    def emptied(self, next_id: int | None = None) -> FaissArticleStore:
+        """An empty store whose ids go on from `next_id` (default this one's): what an appending writer adds to."""
+        empty = FaissArticleStore(self.dimension)
+        empty._next_id = self._next_id if next_id is None else next_id
+        return empty
+
     def added_since(self, first_id: int) -> FaissArticleStore:
         """A new store of the vectors whose ids are `first_id` or more: what a writer added since it loaded."""
         delta = FaissArticleStore(self.dimension)

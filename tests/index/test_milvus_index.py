@@ -120,6 +120,7 @@ def test_a_milvus_index_answers_with_cited_passages(milvus_settings, articles, e
             "docstore.json",
             "removed.json",
             "terms.npz",
+            "articles.json",
             ROWS_FILE,
         }
     assert (index_dir / "milvus.db").is_dir()
