@@ -169,13 +169,8 @@ class SegmentTerms:
                     )
                     _check(bag, len(ids))
                     bags[name] = bag
-        except (
-            OSError,
-            ValueError,
-            KeyError,
-            EOFError,
-            zipfile.BadZipFile,
-        ) as exc:  # a damaged file: the words can be counted again
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+            # A damaged file: the words can be counted again.
             log.warning("%s cannot be read (%s): its chunks' words are counted again at each load", path, exc)
             return None
         return cls(ids, bags)
@@ -218,7 +213,9 @@ def bm25_index(bag: Bag) -> bm25s.BM25:
     """A bm25s index over the bag's rows, its Lucene weights computed from the counts, as `BM25.index` would."""
     rows, vocab = bag.rows, len(bag.vocab)
     row = np.repeat(np.arange(rows, dtype=np.int32), np.diff(bag.indptr))
-    tf = (bag.counts if bag.counts is not None else np.ones(len(bag.indices))).astype(np.float64)
+    if bag.counts is None:
+        raise ValueError("BM25 weighs how often each word occurs: this bag keeps only which words occur")
+    tf = bag.counts.astype(np.float64)
     length = np.bincount(row, weights=tf, minlength=rows)
     average = float(length.mean()) if rows else 1.0
     df = bag.document_frequency()
@@ -259,8 +256,8 @@ def _gather_bag(bags: Sequence[Bag], part_of: np.ndarray, row_of: np.ndarray, co
         source = _ranges(bag.indptr[row_of[mine]], lengths[mine])
         target = _ranges(indptr[mine], lengths[mine])
         indices[target] = to_global[p][bag.indices[source]]
-        if counts is not None:
-            counts[target] = bag.counts[source] if bag.counts is not None else 1
+        if counts is not None and bag.counts is not None:  # a counted bag's parts all have counts (`load`)
+            counts[target] = bag.counts[source]
     return Bag(list(vocab), indptr, indices, counts)
 
 
