@@ -80,11 +80,13 @@ def open_for_writing(
     rebuild: bool,
     vectors: VectorBackend | None = None,
 ) -> Snapshot:
-    """The live snapshot to update, or an empty one; the model is loaded only when a new index needs its size.
+    """The live snapshot to update (opened by its ledger, see `open_to_write`), or an empty one; the
+    model is loaded only when a new index needs its size.
 
-    A damaged live snapshot is never built on: load_snapshot hands over the one before it (with its
-    warning), or raises IndexDamagedError when there is none. `vectors` is the store the settings
-    name (default FAISS); a new index records it in its manifest.
+    A live snapshot found damaged is not built on: load_snapshot hands over the one before it (with its
+    warning), or raises IndexDamagedError when there is none. The ledger finds a file missing or cut
+    short, not one overwritten at the same size, which only a load finds. `vectors` is the store the
+    settings name (default FAISS); a new index records it in its manifest.
     """
     if not rebuild:
         try:
