@@ -47,7 +47,14 @@ from newsrag.index.storage import (
 from newsrag.settings import Settings
 
 SNAPSHOT_FILES = {"manifest.json", "segments.json"}
-SEGMENT_FILES = {"docstore.json", "removed.json", "vectors.faiss", "vector_ids.json", "terms.npz", "articles.json"}
+SEGMENT_FILES = {
+    "docstore.json",
+    "removed.json",
+    "vectors.faiss",
+    "vector_ids.json",
+    "terms.npz",
+    "articles.json",
+}
 
 
 def seed_id(settings) -> str:
