@@ -150,3 +150,19 @@ def test_a_file_cut_short_is_found_by_its_recorded_size(index_copy, embedder, tm
     expected = f"{listed[-1]['name']}/{VECTORS_FILE}: {len(data) // 2} bytes where {len(data)} were written"
     with pytest.raises(IndexDamagedError, match=re.escape(expected)):
         open_for_appending(index_copy.index_dir)
+
+
+def test_a_segment_list_written_before_file_sizes_were_recorded_still_opens(index_copy, embedder, tmp_path):
+    live = current_snapshot_dir(index_copy.index_dir)
+    assert live is not None
+    listing = live / "segments.json"
+    data = json.loads(listing.read_text())
+    for entry in data["segments"]:
+        del entry["files"]  # as an index of the stop before wrote it
+    listing.write_text(json.dumps(data))
+    assert len(Catalog(load_snapshot(index_copy.index_dir)).articles()) == 31
+    assert ingest(index_copy, [story(tmp_path, "extra", long_text("a harbour"))], embedder).new == ["extra"]
+    newest = json.loads((current_snapshot_dir(index_copy.index_dir) / "segments.json").read_text())[
+        "segments"
+    ]
+    assert not newest[0]["files"] and newest[-1]["files"][LEDGER_FILE] > 0  # the new segment's are recorded
