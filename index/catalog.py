@@ -63,13 +63,6 @@ class Catalog:
             raise ArticleNotFoundError(f"no article with id '{article_id}' in the index (see `newsrag list`)")
         return document_to_article(doc)
 
-    def content_hashes(self) -> dict[str, str]:
-        """Each article's content hash (stored in its metadata at ingest) to its id, for duplicate checks."""
-        return {
-            str(d.metadata.get("content_hash") or document_to_article(d).content_hash): article_id
-            for article_id, d in self._documents.items()
-        }
-
     def has_article(self, article_id: str) -> bool:
         return article_id in self._documents
 

@@ -32,14 +32,14 @@ NODES = "docstore/data"
 HASHES = "docstore/metadata"
 REF_DOCS = "docstore/ref_doc_info"
 
+# A docstore's entries by collection, as its SimpleKVStore holds them and docstore.json stores them.
 Collections = dict[str, dict[str, dict]]
 
 
 @dataclass(frozen=True)
 class ArticleEntry:
-    doc_hash: (
-        str  # LlamaIndex's hash of the stored document: what tells an updated input from an unchanged one
-    )
+    # LlamaIndex's hash of the stored document: what tells an updated input from an unchanged one.
+    doc_hash: str
     content_hash: str  # of the article's text and title: what finds a duplicate under another id
     added_at: str | None  # when it was first added; an update keeps it
     chunks: tuple[str, ...]  # the docstore ids of its chunks, which an update or a removal deletes

@@ -25,6 +25,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -34,7 +35,15 @@ from llama_index.core.schema import ObjectType
 from llama_index.core.storage.docstore.utils import json_to_doc
 
 from newsrag.errors import IndexDamagedError
-from newsrag.index.ledger import LEDGER_FILE, NODES, Ledger, articles_of, ledger_bytes, read_ledger_file
+from newsrag.index.ledger import (
+    LEDGER_FILE,
+    NODES,
+    Collections,
+    Ledger,
+    articles_of,
+    ledger_bytes,
+    read_ledger_file,
+)
 from newsrag.index.terms import TERMS_FILE, SegmentTerms, corpus_terms
 from newsrag.index.vector_store import IDS_FILE, VECTORS_FILE, FaissArticleStore, index_kind_for, read_json
 
@@ -47,16 +56,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SEGMENTS_DIR = "segments"
-ROWS_FILE = (
-    "rows.json"  # a Milvus segment's row list (see `milvus_rows`), which stands in for vector_ids.json
-)
+# A Milvus segment's row list (see `milvus_rows`), which stands in for vector_ids.json.
+ROWS_FILE = "rows.json"
 DOCSTORE = "docstore.json"
 REMOVED = "removed.json"
 SEGMENT_FILES = (DOCSTORE, VECTORS_FILE, IDS_FILE, REMOVED, TERMS_FILE, LEDGER_FILE)
 
-# A docstore's collections: LlamaIndex's SimpleDocumentStore keeps nodes, per-article node lists and hashes.
-Collections = dict[str, dict[str, dict]]
-# NODES (from `ledger`): the collection of articles and chunks: a chunk removed from it loses its vector.
+# Collections (from `ledger`): a docstore's entries by collection. NODES, the collection of articles and
+# chunks: a chunk removed from it loses its vector.
 
 
 @dataclass(frozen=True)
@@ -127,6 +134,18 @@ def segments_dir(index_dir: Path) -> Path:
     return index_dir / SEGMENTS_DIR
 
 
+@contextlib.contextmanager
+def _segment_folder(index_dir: Path, ref: SegmentRef) -> Iterator[Path]:
+    """The segment's folder, to read; an IndexDamagedError raised meanwhile names the segment."""
+    folder = segments_dir(index_dir) / ref.name
+    try:
+        if not folder.is_dir():
+            raise IndexDamagedError("the segment folder is missing")
+        yield folder
+    except IndexDamagedError as exc:
+        raise IndexDamagedError(f"segment {ref.name}/{exc}") from exc
+
+
 def replay_folder(folder: Path, dimension: int) -> Contents:
     """A folder holding a docstore.json and vectors without a removed.json: a snapshot of format 1."""
     return Contents(_read_collections(folder / DOCSTORE), FaissArticleStore.load(folder, dimension), {})
@@ -139,16 +158,11 @@ def replay(
     the segment and its bad file."""
     contents = Contents({}, into if into is not None else FaissArticleStore(dimension), {})
     for ref in refs:
-        folder = segments_dir(index_dir) / ref.name
-        try:
-            if not folder.is_dir():
-                raise IndexDamagedError("the segment folder is missing")
+        with _segment_folder(index_dir, ref) as folder:
             removed = _read_removed(folder / REMOVED)
             added = _read_collections(folder / DOCSTORE)
             vectors = type(contents.vectors).load(folder, dimension)
             terms = SegmentTerms.load(folder)
-        except IndexDamagedError as exc:
-            raise IndexDamagedError(f"segment {ref.name}/{exc}") from exc
         for collection, keys in removed.items():
             entries = contents.data.get(collection, {})
             for key in keys:
@@ -168,17 +182,12 @@ def replay_ledger(index_dir: Path, refs: list[SegmentRef]) -> Ledger:
     a segment without a readable one is read from its docstore (and its vector ids) instead."""
     ledger = Ledger({})
     for ref in refs:
-        folder = segments_dir(index_dir) / ref.name
-        try:
-            if not folder.is_dir():
-                raise IndexDamagedError("the segment folder is missing")
+        with _segment_folder(index_dir, ref) as folder:
             removed = _read_removed(folder / REMOVED)
             part = read_ledger_file(folder)
             if part is None:
                 part = _ledger_of_docstore(folder)
                 _add_ledger_file(folder, *part)
-        except IndexDamagedError as exc:
-            raise IndexDamagedError(f"segment {ref.name}/{exc}") from exc
         articles, next_id = part
         ledger.apply(articles, removed, next_id)
     return ledger
@@ -203,18 +212,21 @@ def _add_ledger_file(folder: Path, articles: dict, next_id: int) -> None:
         _write_synced(partial, ledger_bytes(articles, next_id))
         os.replace(partial, folder / LEDGER_FILE)
         fsync_path(folder)
-    except (
-        OSError
-    ) as exc:  # a read-only index still takes writes elsewhere; the next writer reads the docstore
+    except OSError as exc:
+        # A read-only index still takes writes elsewhere; the next writer reads the docstore.
         with contextlib.suppress(OSError):
             partial.unlink(missing_ok=True)
         log.warning("cannot add %s to segment %s: %s", LEDGER_FILE, folder.name, exc.strerror or exc)
 
 
+def _chunk_ids(entries: dict[str, dict]) -> list[str]:
+    """The chunks among docstore entries (the rest are articles)."""
+    return [k for k, v in entries.items() if v.get("__type__") != ObjectType.DOCUMENT]
+
+
 def chunk_terms(entries: dict[str, dict], parts: list[SegmentTerms]) -> SegmentTerms:
     """The counted words of the chunks among docstore entries: taken from `parts`, or counted from the entries."""
-    ids = [k for k, v in entries.items() if v.get("__type__") != ObjectType.DOCUMENT]
-    return corpus_terms(parts, ids, lambda i: json_to_doc(entries[i]))  # type: ignore[arg-type,return-value]
+    return corpus_terms(parts, _chunk_ids(entries), lambda i: json_to_doc(entries[i]))  # type: ignore[arg-type,return-value]
 
 
 def write_segment(
@@ -232,9 +244,7 @@ def write_segment(
     """
     if terms is None:  # the chunks this write adds, counted now
         entries = added.get(NODES, {})
-        terms = SegmentTerms.of_chunks(
-            [json_to_doc(v) for v in entries.values() if v.get("__type__") != ObjectType.DOCUMENT]  # type: ignore[misc]
-        )
+        terms = SegmentTerms.of_chunks([json_to_doc(entries[i]) for i in _chunk_ids(entries)])  # type: ignore[misc]  # json_to_doc gives the TextNode it stored
     if isinstance(vectors, FaissArticleStore):
         kind = index_kind_for(len(vectors))
         if kind != vectors.kind or vectors.has_dead:
