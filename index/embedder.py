@@ -190,15 +190,35 @@ class SentenceTransformerEmbedding(BaseEmbedding):
         return self._encode(texts)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        model = self.model  # loaded first, so that `_threads` is the count torch starts with
+        dimension = self.dimension  # loads the model first, so that `_threads` is the count torch starts with
         with torch_threads(1 if len(texts) <= ONE_THREAD_UP_TO else self._threads):
-            vectors = model.encode(
-                texts,
-                batch_size=self._batch_size,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                show_progress_bar=False,
-            )
+            if len(texts) <= self._batch_size:
+                return self._encode_batch(texts)
+            vectors = np.empty((len(texts), dimension), dtype="float32")
+            for batch in self._batches_by_length(texts):
+                vectors[batch] = self._encode_batch([texts[i] for i in batch])
+        return vectors
+
+    def _batches_by_length(self, texts: list[str]) -> list[list[int]]:
+        """The texts' positions in batches of `batch_size`, longest first by word pieces.
+
+        A batch is padded to its longest text. sentence-transformers sorts by characters, which on the
+        sample corpus's chunks padded 7.6% more word pieces than a sort by word pieces does (0.3%);
+        encoding them was 10% faster sorted by word pieces (one run, the same 974 chunks 3 times each,
+        vectors within 2e-7). The pieces of a chunk's words are known from sizing it, so counting is cheap.
+        """
+        length = [min(len(self.count_tokens(t)), self.max_tokens) for t in texts]
+        order = sorted(range(len(texts)), key=lambda i: -length[i])
+        return [order[k : k + self._batch_size] for k in range(0, len(order), self._batch_size)]
+
+    def _encode_batch(self, texts: list[str]) -> np.ndarray:
+        vectors = self.model.encode(
+            texts,
+            batch_size=self._batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=False,
+        )
         return np.asarray(vectors, dtype="float32")
 
     def _get_query_embedding(self, query: str) -> list[float]:

@@ -84,6 +84,15 @@ class SourceLikelihood:
 
     def score(self, source: str, sentences: Sequence[str]) -> list[float]:
         """Each sentence's mean token log-probability after the source and the sentences before it."""
+        each = self.token_logprobs(source, sentences)
+        # A sentence past the context (or with no tokens) gets the reply's mean: no evidence either way.
+        every = np.concatenate(each) if each else np.zeros(0)
+        overall = float(every.mean()) if every.size else 0.0
+        return [float(own.mean()) if own.size else overall for own in each]
+
+    def token_logprobs(self, source: str, sentences: Sequence[str]) -> list[np.ndarray]:
+        """Each sentence's token log-probabilities after the source and the sentences before it
+        (empty for a sentence past the context)."""
         if not sentences:
             return []
         prefix = (
@@ -95,17 +104,14 @@ class SourceLikelihood:
         parts = [self._tokens(s if k == 0 else " " + s) for k, s in enumerate(sentences)]
         reply = [t for part in parts for t in part][: CONTEXT - len(prefix)]
         if not reply:
-            return [0.0] * len(sentences)
+            return [np.zeros(0, dtype="float32") for _ in sentences]
         with self._lock:
             logprobs = self._reply_logprobs(prefix, reply)
-        # A sentence past the context (or with no tokens) gets the reply's mean: no evidence either way.
-        overall = float(logprobs.mean())
-        scores, start = [], 0
+        each, start = [], 0
         for part in parts:
-            own = logprobs[start : start + len(part)]
-            scores.append(float(own.mean()) if own.size else overall)
+            each.append(logprobs[start : start + len(part)])
             start += len(part)
-        return scores
+        return each
 
     def _reply_logprobs(self, prefix: list[int], reply: list[int]) -> np.ndarray:
         """The reply's token log-probabilities. The same source as the call before (another summary of

@@ -44,10 +44,11 @@ def test_quick_bench_measures_every_part(tmp_path, monkeypatch):
     assert 0 < ingest["encode_seconds"] < ingest["seconds"]
     assert ingest["llamaindex_chunks"] > 0 and ingest["best_batch"] in (16, 64)
     assert {k: len(v) for k, v in ingest["slices"].items()} == dict.fromkeys(
-        ("ours", "ours_encode", "bare", "llamaindex", "llamaindex_persisted"), 2
+        ("ours", "ours_encode", "bare", "llamaindex", "llamaindex_persisted", "llamaindex_our_embedder"), 2
     )
-    assert ingest["llamaindex_persisted_seconds"] > 0
-    for ratio in ("vs_bare", "vs_llamaindex", "vs_llamaindex_persisted"):
+    assert ingest["llamaindex_persisted_seconds"] > 0 and ingest["llamaindex_our_embedder_seconds"] > 0
+    assert ingest["llamaindex_batch"] == ingest["best_batch"]
+    for ratio in ("vs_bare", "vs_llamaindex", "vs_llamaindex_persisted", "vs_llamaindex_our_embedder"):
         assert 0.1 < ingest[ratio] < 10
     assert 0 < figures["help_seconds"] < 30 and figures["empty_add_one_seconds"] > 0
 

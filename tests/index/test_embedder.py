@@ -107,3 +107,18 @@ def test_a_tokenizer_that_is_not_berts_is_asked_for_the_whole_text(embedder):
     assert (
         WordPieces.of(SimpleNamespace(backend_tokenizer=byte_level)) is None
     )  # what .of reads of a tokenizer
+
+
+def test_a_large_batch_is_encoded_in_batches_of_like_length_and_returned_in_order(embedder):
+    """Batches sorted by word pieces pad less than sentence-transformers' sort by characters; the
+    vectors must still be the model's own, each in its text's place."""
+    texts = [row["text"][: 40 + 90 * (k % 7)] for k, row in enumerate(cnndm_rows(40))] + AWKWARD[:4]
+    lengths = [min(len(embedder.count_tokens(t)), embedder.max_tokens) for t in texts]
+    batches = embedder._batches_by_length(texts)
+    assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
+    assert all(len(batch) == embedder._batch_size for batch in batches[:-1])
+    in_order = [lengths[i] for batch in batches for i in batch]
+    assert in_order == sorted(lengths, reverse=True)
+
+    bare = embedder.model.encode(texts, batch_size=embedder._batch_size, normalize_embeddings=True)
+    np.testing.assert_allclose(embedder.encode(texts), bare, atol=1e-5)
