@@ -66,6 +66,10 @@ FAITHFULNESS = {"semantic": 0.1, "lexical": 0.2, "aligned": 0.8, "paired": 2.0, 
 # Tried and not kept: the likelihood without the article as a second weight (pointwise mutual information,
 # the sentence's log-probability after the article minus before it): valid in-sample .628 -> .628 (its
 # fitted weight -0.03), 5-fold CV by article .642 -> .641; the PMI alone .616 (exploration, this session).
+# Nor a second aggregate of the sentence's token log-probabilities beside their mean (`SourceLikelihood.
+# token_logprobs`), each with both weights refitted on the same 375: the minimum, the mean of the lowest 3
+# or 5, the 10% and 25% quantiles, the median, the share of tokens below -4, -6 or -8, the mean clipped at
+# -6 or -8: valid .628 -> at most .633 (the 10% quantile, at a negative weight), the others .628-.630.
 LIKELIHOOD_WEIGHT = 0.23
 
 
