@@ -35,6 +35,20 @@ def test_one_score_per_sentence_read_in_turn_after_the_article(likelihood):
     assert likelihood.score(ARTICLE, []) == []
 
 
+def test_each_sentences_token_log_probabilities_are_what_its_score_averages(likelihood):
+    each = likelihood.token_logprobs(ARTICLE, [FAITHFUL, CHANGED_NUMBER])
+    assert [len(a) for a in each] == [
+        len(likelihood._tokens(FAITHFUL)),
+        len(likelihood._tokens(" " + CHANGED_NUMBER)),
+    ]
+    assert all((a < 0).all() for a in each)
+    assert likelihood.score(ARTICLE, [FAITHFUL, CHANGED_NUMBER]) == pytest.approx(
+        [a.mean() for a in each], abs=1e-6
+    )
+    # The changed word is where the model is surprised: the changed sentence's least likely token is rarer.
+    assert each[1].min() < each[0].min()
+
+
 def test_a_source_kept_from_the_call_before_gives_the_scores_of_a_fresh_read(likelihood):
     """The article stays in the KV cache between two summaries of it: the second summary's scores must
     be those of a model that read the article for it alone."""
