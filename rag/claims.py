@@ -70,6 +70,9 @@ FAITHFULNESS = {"semantic": 0.1, "lexical": 0.2, "aligned": 0.8, "paired": 2.0, 
 # token_logprobs`), each with both weights refitted on the same 375: the minimum, the mean of the lowest 3
 # or 5, the 10% and 25% quantiles, the median, the share of tokens below -4, -6 or -8, the mean clipped at
 # -6 or -8: valid .628 -> at most .633 (the 10% quantile, at a negative weight), the others .628-.630.
+# Nor another summary-level aggregate of the sentences' scores than their mean: a mean of a sigmoid of each
+# (slope 2-32, centre at the 5th-95th percentile of valid's sentences), the mean plus a weight of the
+# minimum (-1 to 1), a quantile: valid .628 -> at most .630, within the noise of 375 judgements.
 LIKELIHOOD_WEIGHT = 0.23
 
 
