@@ -98,7 +98,10 @@ class Weights:
     )
     # fmt: on
     keep_ratio: float = 0.3  # a further sentence must reach this share of the best one's probability
-    refuse_below: float = 0.4  # probability that the quote answers under which the answerer refuses
+    # Probability that the quote answers under which the answerer refuses. Dev, refusals off: 92.1% of the
+    # answerable questions answered right; refusing under 0.4, 86.1% and refusal P/R 77/49; under 0.3, 90.1%
+    # and 89/35; under 0.65, recall 83 but precision 52: no threshold of this model reaches 80/80.
+    refuse_below: float = 0.4
     redundancy: float = 0.80  # cosine above which a second sentence repeats the first
     embed_at_most: int = 8  # sentences embedded per question, the most promising before similarity
     typed_at_most: int = 2  # sentences offering the asked-for kind embedded beyond those
