@@ -196,14 +196,11 @@ def measure_ingest(settings: Settings, embedder: CountingEmbedding, work: Path, 
     sweep = _sweep(embedder, [t for part in texts for t in part], plan)
     best = max(sweep, key=lambda size: sweep[size])
     target = settings.replace(index_dir=work / "sample-index")
-    turns: dict[str, list[float]] = {
-        "ours": [], "ours_encode": [], "bare": [], "llamaindex": [], "llamaindex_persisted": [],
-        "llamaindex_our_embedder": [],
-    }  # fmt: skip
     written = llama_chunks = 0
     llama_embedder = _llamaindex_embedder(settings, best)
     llama_embedder.get_text_embedding("warm the model up")
     systems = ["ours", "bare", "llamaindex", "llamaindex_persisted", "llamaindex_our_embedder"]
+    turns: dict[str, list[float]] = {name: [] for name in [*systems, "ours_encode"]}
     for k, inputs in enumerate(slices):
         chosen = [articles[i] for i in ids[k]]
         for system in systems[k % len(systems) :] + systems[: k % len(systems)]:

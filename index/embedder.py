@@ -192,7 +192,7 @@ class SentenceTransformerEmbedding(BaseEmbedding):
     def _encode(self, texts: list[str]) -> np.ndarray:
         dimension = self.dimension  # loads the model first, so that `_threads` is the count torch starts with
         with torch_threads(1 if len(texts) <= ONE_THREAD_UP_TO else self._threads):
-            if len(texts) <= self._batch_size:
+            if len(texts) <= self._batch_size:  # one batch: nothing to sort (a question, say)
                 return self._encode_batch(texts)
             vectors = np.empty((len(texts), dimension), dtype="float32")
             for batch in self._batches_by_length(texts):

@@ -73,7 +73,8 @@ FAITHFULNESS = {"semantic": 0.1, "lexical": 0.2, "aligned": 0.8, "paired": 2.0, 
 # Nor another summary-level aggregate of the sentences' scores than their mean: a mean of a sigmoid of each
 # (slope 2-32, centre at the 5th-95th percentile of valid's sentences), the mean plus a weight of the
 # minimum (-1 to 1), a quantile: valid .628 -> at most .630, within the noise of 375 judgements.
-# Refitting the five weights above jointly with the likelihood's (the same grid, 0 to 0.5 by 0.01) finds these same weights.
+# Refitting the five weights above jointly with the likelihood's (the same grid, the likelihood 0 to 0.5 by
+# 0.01) finds these same weights.
 LIKELIHOOD_WEIGHT = 0.23
 
 

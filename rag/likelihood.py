@@ -86,7 +86,7 @@ class SourceLikelihood:
         """Each sentence's mean token log-probability after the source and the sentences before it."""
         each = self.token_logprobs(source, sentences)
         # A sentence past the context (or with no tokens) gets the reply's mean: no evidence either way.
-        every = np.concatenate(each) if each else np.zeros(0)
+        every = np.concatenate([np.zeros(0), *each])
         overall = float(every.mean()) if every.size else 0.0
         return [float(own.mean()) if own.size else overall for own in each]
 

@@ -115,6 +115,7 @@ def test_a_large_batch_is_encoded_in_batches_of_like_length_and_returned_in_orde
     texts = [row["text"][: 40 + 90 * (k % 7)] for k, row in enumerate(cnndm_rows(40))] + AWKWARD[:4]
     lengths = [min(len(embedder.count_tokens(t)), embedder.max_tokens) for t in texts]
     batches = embedder._batches_by_length(texts)
+    assert len(batches) > 2  # several batches, so that their order and the vectors' places are tested
     assert sorted(i for batch in batches for i in batch) == list(range(len(texts)))
     assert all(len(batch) == embedder._batch_size for batch in batches[:-1])
     in_order = [lengths[i] for batch in batches for i in batch]
