@@ -65,7 +65,7 @@ _QUOTE = re.compile(
     re.I,
 )
 _REASON = re.compile(
-    r"^\s*(why|how come)\b|\b(what|which) (was|is|were|are) the (reason|cause|motive)\b|\bfor what reason\b"
+    r"^\s*(why|how come)\b|\b(what|which) (was|is|were|are) the ([\w-]+ )?(reason|cause|motive)\b|\bfor what reason\b"
     r"|^\s*what (caused|prompted|led to|made)\b",
     re.I,
 )
@@ -358,9 +358,14 @@ def offered_items(
         return bool(words - question_words - STOPWORDS)
 
     if kind == "number":
-        # With a unit asked for ("how much ... cost"), only a quantity in that unit answers.
+        # With a unit asked for ("how much ... cost"), only a quantity in that unit answers; with none, an
+        # age ("the 31-year-old") does not answer "how many pupils".
         pattern = _ITEM_PATTERNS.get(asked.unit or "", _ANY_NUMBER)
-        return [m.group(0) for m in pattern.finditer(sentence) if new(m.group(0))]
+        return [
+            m.group(0)
+            for m in pattern.finditer(sentence)
+            if new(m.group(0)) and not (pattern is _ANY_NUMBER and _AGE_AFTER.match(sentence, m.end()))
+        ]
     if kind == "date":
         return [m.group(0) for m in _DATE_ITEM.finditer(sentence) if m.group(0).lower() not in question_words]
     if kind == "quote":
@@ -379,6 +384,20 @@ def offered_items(
 
 
 _YEAR = re.compile(r"\b(?:1[89]\d\d|20\d\d)\b")
+
+
+_AGE_AFTER = re.compile(r"[\s-]?(?:years?|months?|weeks?)[\s-]old\b", re.I)
+# A sentence that says the asked-for item is not given: "an unnamed buyer", "declined to be named".
+WITHHELD = re.compile(
+    r"\b(?:unnamed|unidentified|undisclosed|anonymous|unclear|not known"
+    r"|(?:declined|refused|did not want|asked not) to be (?:named|identified)"
+    r"|(?:declined|refused|would not|wouldn't|did not|didn't|could not|couldn't) (?:to )?"
+    r"(?:say|name|reveal|disclose|identify|confirm)"
+    r"|(?:has|have|had|was|were|is|are) (?:not|yet to be) (?:yet )?(?:been )?(?:named|identified|released|disclosed|"
+    r"revealed|made public)"
+    r"|(?:it is|it's|it was|it remains) not (?:clear|known))\b",
+    re.I,
+)
 
 
 def named_in(text: str, with_years: bool = False, common: frozenset[str] = frozenset()) -> list[str]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.answer_types import Asked, asked_for, named_in, offered_items
+from newsrag.rag.answer import asked_words
+from newsrag.rag.answer_types import WITHHELD, Asked, asked_for, named_in, offered_items
 
 
 @pytest.mark.parametrize(
@@ -29,6 +30,8 @@ from newsrag.rag.answer_types import Asked, asked_for, named_in, offered_items
         ("What did David Cameron call the change?", "quote", None, None),
         ("What did Peter O'Toole whisper to Nicole Kidman?", "quote", None, None),
         ("Why did Marc Leishman withdraw from the Masters?", "reason", None, None),
+        # "official" names a person elsewhere ("Which Lords official"), not before "reason"
+        ("What was the official reason given for Mary Pat Christie quitting?", "reason", None, None),
         ("What is the name of the horse Mike Tindall co-owns?", "thing", None, "horse"),
         ("What was the Met Police investigation into tabloid journalists called?", "thing", None, None),
         ("What was the Warburg prison camp escape codenamed?", "thing", None, None),
@@ -74,6 +77,11 @@ def test_a_person_is_offered_only_when_the_question_does_not_name_them():
         (Asked("number", "age"), "He died in 2015 after 12 operations.", False),
         (Asked("number", "duration"), "He signed a three-year contract.", True),
         (Asked("number", "score"), "Warrington beat Leeds 29-10.", True),
+        (Asked("number"), "Ian Guffick asked 30 pupils to change their answers.", True),
+        # an age does not answer "how many pupils", nor "how many cheetahs"
+        (Asked("number"), "The 31-year-old altered the pupils' answers.", False),
+        (Asked("number"), "The two-year-old fell into the cheetah exhibit.", False),
+        (Asked("number", "age"), "The 31-year-old altered the pupils' answers.", True),
         (Asked("date"), "The change takes effect on Friday.", True),
         (Asked("date"), "The change takes effect soon.", False),
         (Asked("quote"), "He said: “I would be over the moon to get it.”", True),
@@ -83,3 +91,25 @@ def test_a_person_is_offered_only_when_the_question_does_not_name_them():
 )
 def test_sentences_offer_the_asked_for_kind(asked, sentence, offers):
     assert bool(offered_items(asked, sentence, set())) is offers
+
+
+def test_a_name_the_question_gives_in_the_possessive_is_not_offered_as_the_answer():
+    question = "Who is Kristina Karo's lawyer in her lawsuit against Mila Kunis?"
+    sentence = "Wannabe singer Kristina Karo is suing Mila Kunis for $5,000."
+    assert {"karo", "kristina"} <= asked_words(question)
+    assert offered_items(Asked("person"), sentence, asked_words(question)) == []
+
+
+@pytest.mark.parametrize(
+    ("sentence", "withheld"),
+    [
+        ("Christie's sold the manuscript for $1.2 million to an unnamed buyer.", True),
+        ("One major donor, who declined to be named, told the newspaper.", True),
+        ("The victim has not yet been identified by police.", True),
+        ("It is not clear what caused the crash.", True),
+        ("Christie's sold the manuscript to a collector, Jim Irsay.", False),
+        ("The donor named the newspaper in his letter.", False),
+    ],
+)
+def test_a_sentence_saying_the_item_is_not_given_is_told_apart(sentence, withheld):
+    assert bool(WITHHELD.search(sentence)) is withheld
