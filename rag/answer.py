@@ -18,7 +18,7 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from newsrag.index.articles import Article
-from newsrag.rag.answer_types import WITHHELD, Asked, asked_for, named_in, offered_items
+from newsrag.rag.answer_types import WITHHELD, Asked, asked_for, asked_words, named_in, offered_items
 from newsrag.rag.answerers import Answerer, AnswerRequest
 from newsrag.rag.followup import carried_terms, needs_context
 from newsrag.rag.lexical import TermWeights
@@ -48,8 +48,8 @@ FEATURES = (
 )
 # Tried as features and not kept, each by fit_answerer's objective (accuracy + refusal F1) out of fold on dev
 # over five fold seeds, 1.434 +- .012 with the features above: a "how many X" check (no offered number is
-# followed by a word of X) 1.425, the same as a rule removing such numbers 1.443 +- .023 at 1.5 points of
-# accuracy; the role a "who" question names ("Karo's lawyer") missing from the sentence, no gain; the share
+# followed by a word of X) 1.425, and as a rule that drops such numbers from the offered items 1.443 +- .023
+# at 1.5 points of accuracy; the role a "who" question names ("Karo's lawyer") missing from the sentence, no gain; the share
 # of the question's numbers and months missing from the sentence 1.439 +- .024; the share of its content
 # bigrams present 1.428; the highest IDF among its stems the sentence lacks 1.412, the count of such rare
 # stems 1.432. MiniLM's cosine between an item and the question's head noun ("Fox News" and
@@ -148,12 +148,6 @@ class Candidate:
     def focus(self) -> float:
         """Share of the question's words other than its names that it (or its predecessor) holds."""
         return float(self.features[FEATURES.index("focus")])
-
-
-def asked_words(question: str) -> set[str]:
-    """The question's words, lower-case; a possessive counts as its name too ("Karo's" says "karo")."""
-    words = {w.lower().strip(".,?!'\u2019\"") for w in re.findall(r"[\w'\u2019,.-]+", question)}
-    return words | {re.sub(r"['\u2019]s$", "", w) for w in words}
 
 
 class RecentAnswers:

@@ -346,6 +346,13 @@ def _entity_kind(sentence: str, text: str, start: int, end: int) -> str:
     return "person" if len(text.split()) >= 2 else "name"
 
 
+def asked_words(question: str) -> set[str]:
+    """The question's words, lower-case, as offered_items compares an item's words with them; a possessive
+    counts as its name too ("Karo's" says "karo")."""
+    words = {w.lower().strip(".,?!'\u2019\"") for w in re.findall(r"[\w'\u2019,.-]+", question)}
+    return words | {_POSSESSIVE.sub("", w) for w in words}
+
+
 def offered_items(
     asked: Asked, sentence: str, question_words: set[str], common: frozenset[str] = frozenset()
 ) -> list[str]:

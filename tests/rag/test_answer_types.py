@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.answer import asked_words
-from newsrag.rag.answer_types import WITHHELD, Asked, asked_for, named_in, offered_items
+from newsrag.rag.answer_types import WITHHELD, Asked, asked_for, asked_words, named_in, offered_items
 
 
 @pytest.mark.parametrize(
