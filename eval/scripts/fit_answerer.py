@@ -45,6 +45,9 @@ C_GRID = (0.01, 0.03, 0.1)
 KEEP_GRID = (0.3, 0.5)
 C_REFUSAL_GRID = (0.3, 1.0, 3.0)
 REFUSE_GRID = tuple(np.round(np.arange(0.0, 0.95, 0.025), 3))
+# Fold assignments the grid is scored over: with one, the point chosen followed the folds' luck (the point
+# seed 0 chose scored 1.388 +- .038 over five, the worst of four points compared; the kept one 1.422 +- .027).
+FOLD_SEEDS = (0, 1, 2, 3, 4)
 
 
 @dataclass
@@ -172,16 +175,20 @@ def fit_all(questions: list[Question], c: float, keep: float, c_refusal: float) 
 
 
 def cross_validate(
-    questions: list[Question], folds: int, c: float, keep: float, c_refusal: float
+    questions: list[Question], folds: int, c: float, keep: float, c_refusal: float, seed: int = 0
 ) -> dict[str, float]:
     """Out-of-fold figures: each fold answered by models and a threshold fitted on the other folds."""
-    fold_of = np.random.default_rng(0).permutation(len(questions)) % folds
+    fold_of = np.random.default_rng(seed).permutation(len(questions)) % folds
     answered, right = [False] * len(questions), [False] * len(questions)
     for f in range(folds):
         fitted = fit_all([q for q, k in zip(questions, fold_of, strict=True) if k != f], c, keep, c_refusal)
         for k in np.flatnonzero(fold_of == f):
             answered[k], right[k] = fitted.answer(questions[k])
     return scores(questions, answered, right)
+
+
+def mean_scores(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
 def main() -> None:
@@ -201,12 +208,13 @@ def main() -> None:
         f"{sum(int(q.labels.sum()) for q in questions)}; questions with one: {sum(q.labels.any() for q in questions)}"
     )
     results = {
-        point: cross_validate(questions, args.folds, *point)
+        point: mean_scores([cross_validate(questions, args.folds, *point, seed=s) for s in FOLD_SEEDS])
         for point in itertools.product(C_GRID, KEEP_GRID, C_REFUSAL_GRID)
     }
     point = max(results, key=lambda p: objective(results[p]))
     print(
-        f"{args.folds}-fold cross-validation on dev, out-of-fold, at the best of {len(results)} points "
+        f"{args.folds}-fold cross-validation on dev, out-of-fold, mean over {len(FOLD_SEEDS)} fold seeds, "
+        f"at the best of {len(results)} points "
         f"(C {point[0]}, keep_ratio {point[1]}, refusal C {point[2]}): "
         + ", ".join(f"{k} {v:.1%}" for k, v in results[point].items())
     )
