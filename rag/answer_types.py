@@ -321,6 +321,11 @@ def _strip(word: str) -> str:
     return word.strip(".,:;'\u2019\"“”‘()")
 
 
+def bare_word(word: str) -> str:
+    """A word as `named_in`'s names hold it: lower case, without punctuation or a possessive ("Jones's?": jones)."""
+    return _POSSESSIVE.sub("", word.lower().strip(".,:;!?'\u2019\"“”‘()"))
+
+
 _CALENDAR = frozenset(f"{MONTHS}|{_WEEKDAYS}".split("|"))
 _OPENERS = frozenset(
     """but and so yet however meanwhile now then today yesterday last next earlier later also still despite

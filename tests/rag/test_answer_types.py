@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.answer_types import WITHHELD, Asked, asked_for, asked_words, named_in, offered_items
+from newsrag.rag.answer_types import (
+    WITHHELD,
+    Asked,
+    asked_for,
+    asked_words,
+    bare_word,
+    named_in,
+    offered_items,
+)
 
 
 @pytest.mark.parametrize(
@@ -97,6 +105,16 @@ def test_a_name_the_question_gives_in_the_possessive_is_not_offered_as_the_answe
     sentence = "Wannabe singer Kristina Karo is suing Mila Kunis for $5,000."
     assert {"karo", "kristina"} <= asked_words(question)
     assert offered_items(Asked("person"), sentence, asked_words(question)) == []
+
+
+@pytest.mark.parametrize(
+    ("word", "bare"),
+    [("Jones", "jones"), ("Jones's?", "jones"), ("“Karo’s", "karo"), ("States?)", "states"), ("us", "us")],
+)
+def test_a_bare_word_keeps_a_leading_or_trailing_s_and_drops_punctuation_and_possessives(word, bare):
+    # The answerer's "focus" words are the question's words that are not its names, compared bare:
+    # stripping every "s" made "Jones" "jone", which no name matched.
+    assert bare_word(word) == bare
 
 
 @pytest.mark.parametrize(
