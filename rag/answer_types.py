@@ -317,13 +317,16 @@ _POSSESSIVE = re.compile(r"['\u2019]s?$")
 _CONTRACTION = re.compile(r"['\u2019](?:d|ve|ll|m|re|t)$", re.I)
 
 
+_PUNCTUATION = ".,:;'\u2019\"“”‘()"
+
+
 def _strip(word: str) -> str:
-    return word.strip(".,:;'\u2019\"“”‘()")
+    return word.strip(_PUNCTUATION)
 
 
 def bare_word(word: str) -> str:
     """A word as `named_in`'s names hold it: lower case, without punctuation or a possessive ("Jones's?": jones)."""
-    return _POSSESSIVE.sub("", word.lower().strip(".,:;!?'\u2019\"“”‘()"))
+    return _POSSESSIVE.sub("", word.lower().strip(_PUNCTUATION + "!?"))
 
 
 _CALENDAR = frozenset(f"{MONTHS}|{_WEEKDAYS}".split("|"))
