@@ -66,6 +66,11 @@ FEATURES = (
 # sentence with no new name beside it ("a London university", "a bus station in Leicester"): 12 of dev's
 # near misses and 1 right answer carry it at the best sentence, but those near misses were refused already;
 # 1.419 +- .013 against 1.422 +- .027 (after the bare-word fix).
+# Nor question-level inputs to the refusal model beside the best sentence's (offline, fit_answerer's own
+# fit at its committed point, 1.439 +- .018 there, refusals 76.2 / 46.1): the gap between the best and the
+# second logit 1.430 (P/R 72.6 / 49.3), the softmax mass of the best 1.436, the count of candidates near the
+# best 1.421, the most names, focus words or coverage of the previous turn any candidate holds 1.431, 1.429,
+# 1.434, the distinct articles among the top 5 1.423, the most offered items 1.441 +- .019: all noise.
 # Kinds of answer a sentence either names or does not; quoted words and reasons are often reported
 # without quotation marks or a causal word, so their absence proves less.
 TYPED_KINDS = frozenset({"person", "organisation", "place", "number", "date", "thing"})
