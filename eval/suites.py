@@ -389,7 +389,7 @@ def faithfulness_suite(
             faithful = [claims.faithfulness(s, text, source, vectors) for s in sentences]
             scores[key] = float(np.mean(faithful)) if faithful else 0.0
             if likelihood is not None:
-                expected = likelihood[1].score(likelihood[0], text, sentences)
+                expected = likelihood[1].read(likelihood[0], text, sentences)
                 both = [with_likelihood(f, lp) for f, lp in zip(faithful, expected, strict=True)]
                 with_model[key] = float(np.mean(both)) if both else 0.0
     support_row = [support_only[(j["id"], j["system"])] for j in test]

@@ -11,8 +11,9 @@ the article lacks). A summary's score is the mean over its sentences.
 Word pairs weigh by their words' IDF across the articles (TermWeights). Everything is chosen on
 the 375 validation judgements, by Pearson against human factuality: first the pair span and
 reach (the pair share alone), then the weights over a grid, then (with the llama-cpp extra) the
-weight of the sentence's likelihood after its article to SmolLM2 (rag/likelihood.py). Pearson and
-Spearman are printed for both splits beside the unigram baseline; only the test rows are unbiased.
+weights of the sentence's likelihood after its article to SmolLM2 and of its new words' likelihood
+(rag/likelihood.py). Pearson and Spearman are printed for both splits beside the unigram baseline;
+only the test rows are unbiased.
 """
 
 from __future__ import annotations
@@ -137,22 +138,38 @@ def main() -> None:
     except LLMUnavailableError as exc:
         print(f"no likelihood weight: {exc}")
         return
-    # The language model's score, one more weight beside the ones just fitted (rag/likelihood.py).
+    # The language model's scores, two more weights beside the ones just fitted (rag/likelihood.py).
     likely = LikelihoodCache(cache.path.parent / f"{scorer.name}-likelihood.json")
     try:
         for key, found in parts.items():
             sentences = [detokenize_ptb(s) for s in _peer_sentences(peers[key[0]][key[1]])]
-            for sentence, value in zip(found, likely.score(scorer, texts[key[0]], sentences), strict=True):
-                sentence["likelihood"] = value
+            for sentence, read in zip(found, likely.read(scorer, texts[key[0]], sentences), strict=True):
+                sentence["likelihood"], sentence["novel"] = read.mean, read.novel
     finally:
         likely.save()
+    # A summary's score is linear in the weights: fit on the summaries' means of each part.
+    means = {
+        name: {
+            part: np.array([np.mean([p[part] for p in parts[(j["id"], j["system"])]] or [0.0]) for j in rows])
+            for part in ("likelihood", "novel")
+        }
+        for name, rows in splits.items()
+    }
+    fixed = {name: np.asarray(scores(name, best)) for name in splits}
+
+    def combined(name: str, mean: float, novel: float) -> list[float]:
+        return list(fixed[name] + mean * means[name]["likelihood"] + novel * means[name]["novel"])
+
     weight = max(
-        np.arange(0.0, 0.3001, 0.005),
-        key=lambda w: pearson(scores("valid", {**best, "likelihood": float(w)}), human["valid"]),
+        itertools.product(np.arange(0.0, 0.5001, 0.01), np.arange(-1.0, 1.0001, 0.01)),
+        key=lambda mn: pearson(combined("valid", *mn), human["valid"]),
     )
-    print(f"likelihood weight ({scorer.name}), fitted on valid with the weights above: {weight:.3f}")
+    print(
+        f"likelihood weights ({scorer.name}), fitted on valid with the weights above: "
+        f"mean {weight[0]:.2f}, new words {weight[1]:.2f}"
+    )
     for name in splits:
-        ours = scores(name, {**best, "likelihood": float(weight)})
+        ours = combined(name, *weight)
         print(
             f"{name:5}: claim check + likelihood P {pearson(ours, human[name]):.3f} "
             f"S {spearman(ours, human[name]):.3f}"

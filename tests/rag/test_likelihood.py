@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from newsrag.rag.likelihood import LikelihoodCache, SourceLikelihood
+from newsrag.rag.likelihood import (
+    LikelihoodCache,
+    SentenceLikelihood,
+    SourceLikelihood,
+    novel_tokens,
+    word_tokens,
+)
 
 ARTICLE = (
     "The harbour ferry between Kirkwall and Stromness will stop running on 3 March for six weeks of "
@@ -49,6 +55,29 @@ def test_each_sentences_token_log_probabilities_are_what_its_score_averages(like
     assert each[1].min() < each[0].min()
 
 
+def test_a_words_tokens_stay_together_and_punctuation_stands_alone():
+    pieces = ["Council", " leader", " Mor", "ag", " Fl", "ett", "'s", " 2", ",", "000", " passengers", "."]
+    assert word_tokens(pieces) == [[0], [1], [2, 3], [4, 5], [6], [7], [8], [9], [10], [11]]
+    assert word_tokens([]) == []
+
+
+def test_the_new_words_are_those_whose_stems_the_source_lacks():
+    stems = {"council", "leader", "morag", "flett", "passeng"}
+    pieces = [" Council", " leader", " Dun", "can", " Rowe", " said", " passengers", " were", " angry", "."]
+    # "said" and "were" are stopwords, never new; "passengers" is the source's "passenger"
+    assert novel_tokens(pieces, stems) == [2, 3, 4, 8]
+
+
+def test_an_invented_word_is_less_likely_than_the_sentence_around_it(likelihood):
+    faithful, invented, changed = likelihood.read(ARTICLE, [FAITHFUL, INVENTED_NAME, CHANGED_NUMBER])
+    assert faithful.novel == faithful.mean  # every word of it is the article's
+    assert invented.novel < invented.mean  # "Duncan Rowe"
+    assert changed.novel < changed.mean  # "nineteen"
+    assert likelihood.score(ARTICLE, [FAITHFUL, INVENTED_NAME, CHANGED_NUMBER]) == pytest.approx(
+        [faithful.mean, invented.mean, changed.mean], abs=1e-6
+    )
+
+
 def test_a_source_kept_from_the_call_before_gives_the_scores_of_a_fresh_read(likelihood):
     """The article stays in the KV cache between two summaries of it: the second summary's scores must
     be those of a model that read the article for it alone."""
@@ -62,11 +91,12 @@ def test_a_source_kept_from_the_call_before_gives_the_scores_of_a_fresh_read(lik
 def test_the_cache_serves_a_summary_scored_before_and_survives_a_reload(likelihood, tmp_path):
     path = tmp_path / "eval-cache" / "likelihood.json"
     cache = LikelihoodCache(path)
-    first = cache.score(likelihood, ARTICLE, [FAITHFUL])
-    assert cache.score(likelihood, ARTICLE, [FAITHFUL]) == first and (cache.hits, cache.misses) == (1, 1)
+    first = cache.read(likelihood, ARTICLE, [FAITHFUL])
+    assert isinstance(first[0], SentenceLikelihood)
+    assert cache.read(likelihood, ARTICLE, [FAITHFUL]) == first and (cache.hits, cache.misses) == (1, 1)
     cache.save()
     reloaded = LikelihoodCache(path)
-    assert reloaded.score(likelihood, ARTICLE, [FAITHFUL]) == first and reloaded.hits == 1
+    assert reloaded.read(likelihood, ARTICLE, [FAITHFUL]) == first and reloaded.hits == 1
     path.write_text("{cut sho")
     assert LikelihoodCache(path).scores == {}  # a damaged cache is only slower
 
@@ -74,9 +104,10 @@ def test_the_cache_serves_a_summary_scored_before_and_survives_a_reload(likeliho
 def test_scores_all_served_from_the_cache_never_load_the_model(likelihood, tmp_path):
     path = tmp_path / "likelihood.json"
     cache = LikelihoodCache(path)
-    first = cache.score(likelihood, ARTICLE, [FAITHFUL])
+    first = cache.read(likelihood, ARTICLE, [FAITHFUL])
     cache.save()
     fresh = SourceLikelihood(threads=1)  # what the next eval run constructs
-    assert LikelihoodCache(path).score(fresh, ARTICLE, [FAITHFUL]) == first
+    assert LikelihoodCache(path).read(fresh, ARTICLE, [FAITHFUL]) == first
     assert fresh._llm is None  # loading SmolLM2 costs seconds and memory the cached run does not need
-    assert fresh.score(ARTICLE, [FAITHFUL]) == pytest.approx(first, abs=1e-4) and fresh._llm is not None
+    again = fresh.read(ARTICLE, [FAITHFUL])
+    assert again[0] == pytest.approx(first[0], abs=1e-4) and fresh._llm is not None
