@@ -32,9 +32,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
+import Stemmer
 
+from newsrag.index.terms import english_stemmer, stem_terms
 from newsrag.rag.llms import LLMUnavailableError, bundled_gguf
-from newsrag.rag.words import english_stemmer, key_terms
 
 # The source as an instruction to summarise it, the sentences as the model's reply (SmolLM2's ChatML).
 PROMPT_HEAD = "<|im_start|>user\nSummarize this news article.\n\n"
@@ -71,13 +72,11 @@ def word_tokens(pieces: Sequence[str]) -> list[list[int]]:
     return words
 
 
-def novel_tokens(pieces: Sequence[str], source_stems: set[str]) -> list[int]:
+def novel_tokens(pieces: Sequence[str], source_stems: set[str], stemmer: Stemmer.Stemmer) -> list[int]:
     """Indices of the tokens of the words that hold a stem the source lacks (stopwords hold none)."""
-    stemmer = english_stemmer()
     found: list[int] = []
     for word in word_tokens(pieces):
-        stems = stemmer.stemWords(key_terms("".join(pieces[i] for i in word)))
-        if any(stem not in source_stems for stem in stems):
+        if any(stem not in source_stems for stem in stem_terms("".join(pieces[i] for i in word), stemmer)):
             found.extend(word)
     return found
 
@@ -102,6 +101,9 @@ class SourceLikelihood:
         self._lock = threading.Lock()  # one llama.cpp context: one evaluation at a time
         self._prefix: list[int] | None = None  # the source held in the KV cache, and its last logits
         self._last = np.zeros(0, dtype="float32")
+        self._stemmer = (
+            english_stemmer()
+        )  # the source's and the sentences' words, stemmed as the index stems them
 
     @property
     def llm(self) -> Any:
@@ -128,26 +130,21 @@ class SourceLikelihood:
     def _tokens(self, text: str, special: bool = False) -> list[int]:
         return list(self.llm.tokenize(text.encode(), add_bos=False, special=special))
 
-    def score(self, source: str, sentences: Sequence[str]) -> list[float]:
-        """Each sentence's mean token log-probability after the source and the sentences before it."""
-        return [read.mean for read in self.read(source, sentences)]
-
     def read(self, source: str, sentences: Sequence[str]) -> list[SentenceLikelihood]:
         """Each sentence's mean token log-probability after the source and the sentences before it, and
         that of its words the source lacks."""
-        each = self.token_logprobs(source, sentences)
+        parts, each = self._sentence_logprobs(source, sentences)
         # A sentence past the context (or with no tokens) gets the reply's mean: no evidence either way.
         every = np.concatenate([np.zeros(0), *each])
         overall = float(every.mean()) if every.size else 0.0
-        source_stems = set(english_stemmer().stemWords(key_terms(source)))
+        source_stems = set(stem_terms(source, self._stemmer))
         found = []
-        for k, (sentence, own) in enumerate(zip(sentences, each, strict=True)):
+        for ids, own in zip(parts, each, strict=True):
             if not own.size:
                 found.append(SentenceLikelihood(overall, overall))
                 continue
-            ids = self._tokens(sentence if k == 0 else " " + sentence)
             pieces = [self.llm.detokenize([t]).decode("utf-8", "replace") for t in ids[: own.size]]
-            novel = novel_tokens(pieces, source_stems)
+            novel = novel_tokens(pieces, source_stems, self._stemmer)
             mean = float(own.mean())
             found.append(SentenceLikelihood(mean, float(own[novel].mean()) if novel else mean))
         return found
@@ -155,8 +152,14 @@ class SourceLikelihood:
     def token_logprobs(self, source: str, sentences: Sequence[str]) -> list[np.ndarray]:
         """Each sentence's token log-probabilities after the source and the sentences before it
         (empty for a sentence past the context)."""
+        return self._sentence_logprobs(source, sentences)[1]
+
+    def _sentence_logprobs(
+        self, source: str, sentences: Sequence[str]
+    ) -> tuple[list[list[int]], list[np.ndarray]]:
+        """Each sentence's tokens, and their log-probabilities (as many as fit in the context)."""
         if not sentences:
-            return []
+            return [], []
         prefix = (
             self._tokens(PROMPT_HEAD, special=True)
             + self._tokens(source)[:SOURCE_TOKENS]
@@ -166,14 +169,14 @@ class SourceLikelihood:
         parts = [self._tokens(s if k == 0 else " " + s) for k, s in enumerate(sentences)]
         reply = [t for part in parts for t in part][: CONTEXT - len(prefix)]
         if not reply:
-            return [np.zeros(0, dtype="float32") for _ in sentences]
+            return parts, [np.zeros(0, dtype="float32") for _ in sentences]
         with self._lock:
             logprobs = self._reply_logprobs(prefix, reply)
         each, start = [], 0
         for part in parts:
             each.append(logprobs[start : start + len(part)])
             start += len(part)
-        return each
+        return parts, each
 
     def _reply_logprobs(self, prefix: list[int], reply: list[int]) -> np.ndarray:
         """The reply's token log-probabilities. The same source as the call before (another summary of
